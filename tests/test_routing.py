@@ -1,0 +1,132 @@
+"""The router: 96/96 on the dev questions, and rules that make it generalise to unseen phrasings."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from utilities.routing import route, route_task
+from utilities.tasks import TASK_TYPES
+
+HELD_OUT = Path(__file__).parent / "data" / "routing_heldout.jsonl"
+
+
+def test_router_labels_every_dev_question(dev_rows):
+    wrong = [
+        (r["task_name"], r["task_type"], route_task(r["input_field"], r["is_multiple_choice"]))
+        for r in dev_rows
+        if route_task(r["input_field"], r["is_multiple_choice"]) != r["task_type"]
+    ]
+    assert len(dev_rows) == 96
+    assert wrong == []
+
+
+def test_router_counts_the_candidates_of_dev_questions(dev_rows):
+    counts = Counter()
+    for r in dev_rows:
+        counts[(r["task_type"], route(r["input_field"], r["is_multiple_choice"]).n_candidates)] += 1
+    # MC tasks list options 0-3 except task15 (a 1-5 rating with no list); ranking lists 5;
+    # retrieval lists 10 (task7, task13) or 15 (task3, task14); NER and generation list none
+    assert counts == {
+        ("multiple-choice", 4): 44, ("multiple-choice", 0): 8, ("ranking", 5): 4,
+        ("retrieval", 10): 7, ("retrieval", 15): 8, ("named_entity_recognition", 0): 8,
+        ("generation", 0): 17,
+    }
+
+
+def _held_out():
+    with open(HELD_OUT, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def test_router_generalises_to_held_out_prompts():
+    """Prompts written apart from the router (tests/data/routing_heldout.jsonl): nearly all right."""
+    rows = _held_out()
+    assert len(rows) >= 100 and {r["task_type"] for r in rows} == set(TASK_TYPES)
+    wrong = [
+        (r["family"], r["task_type"], route_task(r["prompt"], r["is_multiple_choice"]), r["prompt"][:90])
+        for r in rows
+        if route_task(r["prompt"], r["is_multiple_choice"]) != r["task_type"]
+    ]
+    accuracy = 1 - len(wrong) / len(rows)
+    assert accuracy >= 0.95, "\n".join(map(str, wrong))
+
+
+def test_router_counts_the_candidates_of_held_out_ranking_and_retrieval_prompts():
+    rows = [r for r in _held_out() if r["task_type"] in ("ranking", "retrieval")]
+    wrong = [(r["n_candidates"], route(r["prompt"], False).n_candidates, r["prompt"][:80])
+             for r in rows if route(r["prompt"], False).n_candidates != r["n_candidates"]]
+    assert not wrong, wrong
+
+
+def test_multiple_choice_flag_decides_multiple_choice():
+    ranking_words = "Rank the products.\n1. a\n2. b\n3. c\nOutput a permutation."
+    assert route_task(ranking_words, True) == "multiple-choice"
+    assert route_task("", True) == "multiple-choice"
+
+
+def test_extracting_one_keyphrase_is_generation_but_extracting_entities_is_ner():
+    one = ("Here is a review of a kettle and an aspect. Extract the one keyphrase from the review that "
+           "mentions the aspect. Output only that phrase.\nReview: boils fast, handle gets hot\nAspect: speed\nOutput:")
+    many = ("Extract all phrases from the search query that denote the entity type 'color'. "
+            "Separate several with commas.\nQuery: red and navy wool scarf\nOutput:")
+    assert route_task(one, False) == "generation"
+    assert route_task(many, False) == "named_entity_recognition"
+
+
+def test_numbered_list_in_a_generation_prompt_stays_generation():
+    prompt = ("A seller lists these features of a backpack:\n1. 30 L capacity\n2. padded laptop sleeve\n"
+              "3. water-resistant nylon\n4. lifetime warranty\nWrite a catchy one-sentence product title.\nOutput:")
+    assert route_task(prompt, False) == "generation"
+
+
+def test_words_inside_list_items_do_not_steer_the_router():
+    items = "\n".join(f"{i}. Select Comfort rank #{i} top 3 best seller pillow" for i in range(1, 6))
+    prompt = f"Write a short summary of what these products have in common.\n{items}\nOutput:"
+    assert route_task(prompt, False) == "generation"
+
+
+def test_asking_for_fewer_items_than_listed_is_retrieval_even_if_it_says_rank():
+    items = "\n".join(f"{i}. product {i}" for i in range(1, 9))
+    prompt = f"Rank the products below by relevance to 'desk lamp' and return only the top 3.\n{items}\nOutput:"
+    assert route_task(prompt, False) == "retrieval"
+
+
+def test_ranking_instruction_after_the_list_is_found():
+    items = "\n".join(f"{i}) item number {i}" for i in range(1, 8))
+    prompt = f"Query: 'trail running shoes'\n{items}\nSort all seven items from most to least relevant."
+    r = route(prompt, False)
+    assert (r.task_type, r.n_candidates) == ("ranking", 7)
+
+
+@pytest.mark.parametrize("instruction", [
+    "Ordena los siguientes productos según su relevancia para la consulta 'cafetera'.",
+    "Classez les produits suivants par pertinence pour la requête « cafetière ».",
+    "Sortieren Sie die folgenden Produkte nach ihrer Relevanz für die Suchanfrage 'Kaffeemaschine'.",
+    "Ordina i seguenti prodotti in base alla pertinenza per la query 'caffettiera'.",
+    "次の商品を検索クエリ「コーヒーメーカー」との関連度が高い順に並べてください。",
+    "请按照与查询“咖啡机”的相关性对以下商品进行排序。",
+])
+def test_ranking_instructions_in_other_languages_route_to_ranking(instruction):
+    items = "\n".join(f"{i}. Produkt {i}" for i in range(1, 6))
+    assert route_task(f"{instruction}\n{items}\n", False) == "ranking"
+
+
+@pytest.mark.parametrize("n", [5, 12, 20])
+def test_select_three_from_any_list_length_is_retrieval(n):
+    items = "\n".join(f"{i}. candidate query {i}" for i in range(1, n + 1))
+    prompt = f"Which three of the candidate queries below is the user most likely to type next?\n{items}\nAnswer:"
+    r = route(prompt, False)
+    assert (r.task_type, r.n_candidates, r.info.requested_count) == ("retrieval", n, 3)
+
+
+def test_entity_instruction_in_another_language_is_ner():
+    prompt = "Extrae las entidades de tipo 'marca' de la siguiente consulta.\nConsulta: zapatillas nike air\nSalida:"
+    assert route_task(prompt, False) == "named_entity_recognition"
+
+
+def test_route_task_reads_a_non_string_prompt_as_empty_text():
+    assert route_task(None, False) == "generation"  # type: ignore[arg-type]
+    assert route_task(None, True) == "multiple-choice"  # type: ignore[arg-type]

@@ -1,0 +1,87 @@
+"""Render a question the way the model sees it, at inference and in training: one function.
+
+The tokenizer's own chat template (never a hand-written ChatML string) with the system prompt
+"You are a helpful online shopping assistant. Your task is {label}." The training-data builders
+call :func:`render` with the answer, so a training row and the inference prompt of the same
+question are byte-identical up to the answer.
+
+:func:`fit_prompt` shortens a prompt that would not fit the context: it keeps the head (the
+instruction) and the end (the options and the answer cue) and cuts the middle.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from utilities.tasks import get_task
+
+SYSTEM_PROMPT = "You are a helpful online shopping assistant. Your task is {label}."
+CUT_MARKER = "\n...\n"
+HEAD_SHARE = 4  # a shortened prompt keeps 1/4 of its budget from the start ...
+HEAD_MAX_TOKENS = 256  # ... but no more than this: instructions are < 150 tokens in the dev set
+
+
+def system_prompt(task_type: str) -> str:
+    return SYSTEM_PROMPT.format(label=get_task(task_type).label)
+
+
+def messages(prompt: str, task_type: str, answer: str | None = None) -> list[dict[str, str]]:
+    out = [
+        {"role": "system", "content": system_prompt(task_type)},
+        {"role": "user", "content": prompt},
+    ]
+    if answer is not None:
+        out.append({"role": "assistant", "content": answer})
+    return out
+
+
+def render(tokenizer, prompt: str, task_type: str, answer: str | None = None) -> str:
+    """The chat text; with ``answer`` the full training row, without it the generation prompt."""
+    if not getattr(tokenizer, "chat_template", None):
+        raise ValueError(
+            f"tokenizer {getattr(tokenizer, 'name_or_path', tokenizer)!r} has no chat template; "
+            "use an instruct model's folder (its tokenizer_config.json must hold 'chat_template')"
+        )
+    return tokenizer.apply_chat_template(
+        messages(prompt, task_type, answer), tokenize=False, add_generation_prompt=answer is None
+    )
+
+
+@dataclass(frozen=True)
+class FittedPrompt:
+    text: str  # the rendered chat text that goes to the engine
+    ids: list[int]  # its token ids
+    prompt_tokens: int  # tokens of the user prompt before shortening
+    shortened: bool
+
+
+def _encode(tokenizer, text: str) -> list[int]:
+    # the chat template already holds every special token the model needs
+    return tokenizer.encode(text, add_special_tokens=False)
+
+
+def fit_prompt(tokenizer, prompt: str, task_type: str, max_tokens: int) -> FittedPrompt:
+    """Render ``prompt``; if the chat text exceeds ``max_tokens``, cut the middle of the prompt."""
+    text = render(tokenizer, prompt, task_type)
+    ids = _encode(tokenizer, text)
+    content = _encode(tokenizer, prompt)
+    if len(ids) <= max_tokens:
+        return FittedPrompt(text, ids, len(content), False)
+    overhead = len(ids) - len(content) + len(_encode(tokenizer, CUT_MARKER))
+    excess = 0
+    for _ in range(8):  # re-encoding the joined text can merge tokens at the seams: retry tighter
+        room = max_tokens - overhead - excess
+        if room < 2:
+            raise ValueError(
+                f"a context of {max_tokens} tokens cannot hold the chat template of a {task_type} prompt"
+            )
+        head = min(room // HEAD_SHARE, HEAD_MAX_TOKENS)
+        tail = room - head
+        short = (
+            tokenizer.decode(content[:head]) + CUT_MARKER + tokenizer.decode(content[len(content) - tail:])
+        )
+        text = render(tokenizer, short, task_type)
+        ids = _encode(tokenizer, text)
+        if len(ids) <= max_tokens:
+            return FittedPrompt(text, ids, len(content), True)
+        excess += len(ids) - max_tokens + 4
+    raise ValueError(f"could not shorten a {len(content)}-token prompt to {max_tokens} tokens")

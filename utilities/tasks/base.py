@@ -1,0 +1,220 @@
+"""What every task module shares: the :class:`Task` record and the reading of a prompt.
+
+:func:`analyse` reads a prompt once into a :class:`PromptInfo`: the numbered list the answer refers
+to (the last run of consecutively numbered lines, "1. ...", "1) ...", "(1) ...", "1.item", "1 - ..."),
+the instruction text outside that list (where the routing signals are looked for, so that a product
+title in the list that says "rank" or "select" cannot steer the router), how many items the prompt
+asks for ("select three ..."), and a rating scale ("on a scale of 1 to 5").
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Callable
+
+from utilities.decoding import DecodeSpec, TokenTable
+
+# A numbered line: optional "(" or "[", one or two digits, then ")", "]", ".", ":", "、", "．", "："
+# or a spaced dash. "3.5 mm" is read as item 3, which only matters if items 1 and 2 precede it.
+_ITEM_LINE = re.compile(
+    r"^[ \t]*[(\[]?(\d{1,2})(?:[)\]]|[.:：、．](?!\d)|[ \t]+[-–—])[ \t]*(.*)$"
+)
+# Items inside one line ("Options: 0. red 1. blue 2. green"); used only when no line holds an item.
+_INLINE_ITEM = re.compile(r"(?:^|(?<=\s))[(\[]?(\d{1,2})[.)\]](?!\d)\s+")
+
+_NUMBER_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "a couple of": 2, "a pair of": 2,
+    # es / fr / de / it / pt
+    "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5,
+    "zwei": 2, "drei": 3, "vier": 4, "fünf": 5, "due": 2, "tre": 3, "quattro": 4, "três": 3,
+    # ja / zh
+    "二つ": 2, "三つ": 3, "五つ": 5, "两个": 2, "三个": 3, "五个": 5, "三項目": 3,
+}
+_COUNT = r"(\d{1,2}|" + "|".join(sorted(map(re.escape, _NUMBER_WORDS), key=len, reverse=True)) + r")"
+
+# "select three products", "choose the 3 most likely", "top-3", "output three numbers",
+# "which three", "3 つ選んで", "选择三个".
+_SELECT_VERBS = (
+    r"select|choose|pick|identify|find|recommend|suggest|predict|retrieve|return|output|give|"
+    r"list|name|determine|provide|mark|indicate|"
+    r"selecciona\w*|seleccione\w*|elige|elija|escoge\w*|elegir|s[ée]lectionne\w*|choisi\w*|"
+    r"w[äa]hle\w*|ausw[äa]hl\w*|seleziona\w*|scegli\w*|selecione\w*|escolha"
+)
+_REQUESTED_COUNT = [
+    re.compile(r"\btop[- ]?" + _COUNT + r"\b"),
+    re.compile(r"\b(?:" + _SELECT_VERBS + r")\b(?:\W+\w+){0,4}?\W+(?:the\s+|los\s+|les\s+|die\s+|i\s+)?"
+               r"(?:top\s+|best\s+|most\s+\w+\s+)?" + _COUNT
+               + r"\b(?!\s*(?:%|stars?|years?|-star|to\s+\d|-\s*\d|–\s*\d|~\s*\d))"),
+    re.compile(r"\b(?:which|what)\s+" + _COUNT + r"\b"),
+    re.compile(_COUNT + r"\s+(?:\w+\s+){0,2}?(?:numbers|indices|indexes|ids|options|candidates|"
+               r"items|products|queries|aspects|snippets|answers|choices|results|n[úu]meros|"
+               r"nombres|zahlen|numeri)\b"),
+    re.compile(r"(\d{1,2}|[一二三四五])\s*(?:つ|個|件|項目|个|項)"),
+]
+# "a comma separating (every) two numbers" states the format, not how many items to give
+_NOT_A_COUNT = re.compile(r"\b(?:separating|separate|between)\s+(?:every\s+|each\s+|any\s+|the\s+)?two\b")
+_CJK_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
+
+# "on a scale of 1 to 5", "rate from 1 to 5", "de 1 a 5", "1から5".
+_SCALE = re.compile(
+    r"(?:scale|rate|rating|score|stars?|from|between|escala|échelle|echelle|skala|scala|"
+    r"bewert\w*|valora\w*|évalue\w*|valuta\w*|評価|评分|打分|星)"
+    r"[^\n\d]{0,30}?\b(\d)\s*(?:to|-|–|~|～|through|and|a|à|bis|al|e|y|et|und)\s*(\d)\b"
+    r"|(\d)\s*(?:から|到|至|～|~)\s*(\d)"
+)
+
+
+@dataclass(frozen=True)
+class PromptInfo:
+    """A prompt read once: the text, its instruction and the numbered list its answer refers to."""
+
+    text: str
+    instruction: str  # lower-cased, NFKC, whitespace collapsed, without the numbered list's lines
+    options: tuple[int, ...]  # numbers of the last numbered list, e.g. (0, 1, 2, 3) or (1, ..., 15)
+    option_texts: tuple[str, ...]
+    requested_count: int | None  # "select three ..." -> 3
+    scale: tuple[int, int] | None  # "on a scale of 1 to 5" -> (1, 5)
+
+    @property
+    def n_candidates(self) -> int:
+        return len(self.options)
+
+
+# How strongly a prompt asks for a task type (``Task.asks_for``); the router takes the strongest,
+# ties going to the earlier type in ``ROUTING_ORDER``.
+NO, WEAK, STRONG, EXPLICIT = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Task:
+    """Everything about one official task type, in one record per module."""
+
+    name: str  # the official task type, e.g. "named_entity_recognition"
+    label: str  # the system prompt's "Your task is {label}."
+    asks_for: Callable[[PromptInfo], int]  # routing signal: NO, WEAK, STRONG or EXPLICIT
+    decode_spec: Callable[[PromptInfo, TokenTable], DecodeSpec]
+    tidy: Callable[[str, PromptInfo], str]  # raw model text -> an answer the official parser accepts
+
+
+def normalise(text: str) -> str:
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().lower()
+
+
+def _numbered_lines(lines: list[str]) -> list[tuple[int, int, str]]:
+    out = []
+    for i, line in enumerate(lines):
+        m = _ITEM_LINE.match(line)
+        if m:
+            out.append((i, int(m.group(1)), m.group(2).strip()))
+    return out
+
+
+def _runs(numbered: list[tuple[int, int, str]]) -> list[list[tuple[int, int, str]]]:
+    """Runs of consecutively numbered lines starting at 0 or 1 (other lines may sit between)."""
+    runs: list[list[tuple[int, int, str]]] = []
+    current: list[tuple[int, int, str]] = []
+    for item in numbered:
+        number = item[1]
+        if current and number == current[-1][1] + 1:
+            current.append(item)
+            continue
+        if len(current) >= 2:
+            runs.append(current)
+        current = [item] if number in (0, 1) else []
+    if len(current) >= 2:
+        runs.append(current)
+    return runs
+
+
+def _inline_run(text: str) -> list[tuple[int, str]]:
+    matches = list(_INLINE_ITEM.finditer(text))
+    best: list[tuple[int, str]] = []
+    for start in range(len(matches)):
+        first = int(matches[start].group(1))
+        if first not in (0, 1):
+            continue
+        run = [start]
+        for j in range(start + 1, len(matches)):
+            if int(matches[j].group(1)) == first + len(run):
+                run.append(j)
+        if len(run) >= 2 and len(run) >= len(best):
+            items = []
+            for k, j in enumerate(run):
+                end = matches[run[k + 1]].start() if k + 1 < len(run) else len(text)
+                items.append((int(matches[j].group(1)), text[matches[j].end():end].strip()))
+            best = items
+    return best
+
+
+def _requested_count(instruction: str, n_options: int) -> int | None:
+    instruction = _NOT_A_COUNT.sub(" ", instruction)
+    for pattern in _REQUESTED_COUNT:
+        for m in pattern.finditer(instruction):
+            word = m.group(1)
+            if word.isdigit():
+                k = int(word)
+            elif word in _CJK_DIGITS:
+                k = _CJK_DIGITS[word]
+            else:
+                k = _NUMBER_WORDS.get(word)
+            if k is None or k < 1:
+                continue
+            if n_options and k >= n_options and pattern is not _REQUESTED_COUNT[0]:
+                # "a numbered list of 15 products" names the list's size, not the answer's
+                continue
+            return k
+    return None
+
+
+def _scale(instruction: str) -> tuple[int, int] | None:
+    for m in _SCALE.finditer(instruction):
+        lo, hi = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        lo, hi = int(lo), int(hi)
+        if 0 <= lo < hi <= 9:
+            return lo, hi
+    return None
+
+
+def analyse(prompt: str) -> PromptInfo:
+    """Read a prompt: its numbered list (the last run), instruction text, requested count and scale."""
+    text = prompt.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    runs = _runs(_numbered_lines(lines))
+    listed = {i for run in runs for i, _, _ in run}
+    if runs:
+        options = tuple(number for _, number, _ in runs[-1])
+        option_texts = tuple(item for _, _, item in runs[-1])
+        instruction = normalise("\n".join(line for i, line in enumerate(lines) if i not in listed))
+    else:
+        inline = _inline_run(text)
+        options = tuple(number for number, _ in inline)
+        option_texts = tuple(item for _, item in inline)
+        instruction = normalise(text)
+    return PromptInfo(
+        text=prompt,
+        instruction=instruction,
+        options=options,
+        option_texts=option_texts,
+        requested_count=_requested_count(instruction, len(options)),
+        scale=_scale(instruction),
+    )
+
+
+def any_match(patterns: list[re.Pattern[str]], text: str) -> bool:
+    return any(p.search(text) for p in patterns)
+
+
+def numbers_in(text: str) -> list[int]:
+    return [int(m) for m in re.findall(r"\d+", text)]
+
+
+def indices_in_order(text: str, pool: tuple[int, ...]) -> list[int]:
+    """The numbers in ``text`` that are in ``pool``, in order of appearance, each once."""
+    allowed = set(pool)
+    seen: list[int] = []
+    for number in numbers_in(text if isinstance(text, str) else ""):
+        if number in allowed and number not in seen:
+            seen.append(number)
+    return seen

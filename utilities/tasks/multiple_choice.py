@@ -1,0 +1,53 @@
+"""multiple-choice: one digit that is one of the offered options (metric: accuracy).
+
+Routing signal: the grader's ``is_multiple_choice`` flag, which is true for exactly these tasks.
+Options are the last numbered list ("0. ...", "1. ..."); with none listed, a stated scale ("on a
+scale of 1 to 5": task15's star rating) gives them, else 0-5 (the range of the dev answers).
+The official parser reads only the first non-space character, so only options 0-9 can be answered.
+"""
+from __future__ import annotations
+
+import re
+
+from utilities.decoding import DecodeSpec, TokenTable, none_penalty
+from utilities.tasks.base import NO, PromptInfo, Task
+
+NAME = "multiple-choice"
+LABEL = "multiple-choice question answering"
+DEFAULT_OPTIONS = tuple(range(6))  # no list, no scale: the dev answers span 0..5
+MAX_NEW_TOKENS = 1  # one digit is the whole answer
+
+
+def asks_for(info: PromptInfo) -> int:
+    """Never chosen from the text: the ``is_multiple_choice`` flag decides (see routing.route)."""
+    return NO
+
+
+def offered(info: PromptInfo) -> tuple[int, ...]:
+    """The option numbers the answer may take (single digits only: the parser reads one character)."""
+    listed = tuple(o for o in info.options if o <= 9)
+    if len(listed) >= 2:
+        return listed
+    if info.scale is not None:
+        lo, hi = info.scale
+        return tuple(range(lo, hi + 1))
+    return DEFAULT_OPTIONS
+
+
+def decode_spec(info: PromptInfo, table: TokenTable) -> DecodeSpec:
+    allowed = tuple(i for d in offered(info) for i in table.digit_ids[str(d)])
+    return DecodeSpec(
+        max_new_tokens=MAX_NEW_TOKENS, allowed_token_ids=allowed, logit_bias=none_penalty(table)
+    )
+
+
+def tidy(text: str, info: PromptInfo) -> str:
+    """The first offered digit in the reply (its first character when that is one), else the first option."""
+    options = offered(info)
+    for d in re.findall(r"\d", text if isinstance(text, str) else ""):
+        if int(d) in options:
+            return d
+    return str(options[0])
+
+
+TASK = Task(name=NAME, label=LABEL, asks_for=asks_for, decode_spec=decode_spec, tidy=tidy)

@@ -1,0 +1,108 @@
+"""named_entity_recognition: a comma-separated list of phrases taken from the text (metric: micro-F1).
+
+Routing signal: the instruction names entities ("entity type", "named entities", "Entitätstyp",
+"エンティティ", "实体"), or asks to extract/identify/list more than one phrase ("all", "every", a
+plural, "comma-separated") taken from the text ("in the query", "from this title"). Extracting ONE
+keyphrase is generation (task6 is scored by ROUGE-L), so a singular ask is left to generation. Decoding boosts the prompt's own tokens (+1), comma and end of
+text, as the winners did. Micro-F1 counts a repeated prediction as a false positive, so tidy
+drops repeats.
+"""
+from __future__ import annotations
+
+import ast
+import re
+
+from utilities.decoding import MAX_LOGIT_BIAS_ENTRIES, DecodeSpec, TokenTable, none_penalty
+from utilities.tasks.base import NO, STRONG, PromptInfo, Task, any_match
+
+NAME = "named_entity_recognition"
+LABEL = "named entity recognition"
+MAX_NEW_TOKENS = 15  # the winners' cap: dev entities are 1-3 words, one or two per answer
+PROMPT_TOKEN_BOOST = 1.0  # the winners' +1.0 on every token of the prompt, comma and end of text
+
+_VERB = (
+    r"(?:extract|identify|find|list|tag|recogni[sz]e|detect|pull out|highlight|mark|locate|return|output|give|"
+    r"extrae\w*|extraer|extrai\w*|extrayez|extraire|extrahier\w*|estrai\w*|identifi\w*|liste\w*|"
+    r"抽出|提取|抽取|找出|列出)"
+)
+# more than one phrase: "all", "every", a plural noun, "comma-separated", "a list of"
+_MANY = (
+    r"(?:\b(?:all|every|each|any)\b|\b(?:phrases|words|terms|spans|mentions|entities|brands|colou?rs|materials|"
+    r"values|attributes|names|keywords|tokens|features|ingredients|sizes|aspects|flavou?rs)\b|"
+    r"\bcomma|\blist of\b|\b(?:todas|todos|toutes|tous|alle|tutti|tutte)\b|すべて|全て|全部|所有)"
+)
+# taken from the text: "in the query", "from this product title", "mentioned in the review"
+_SOURCE = re.compile(
+    r"\b(?:in|from|within|of)\s+(?:(?:the|this|that|these|each|every|a|an|given|following|below|above|"
+    r"search|user|product|customer|its)\s+)*(?:query|queries|title|titles|review|reviews|text|description|"
+    r"sentence|input|listing|name|passage|comment|question)s?\b"
+    r"|\b(?:mentioned|appear\w*|contained|occur\w*|found) in\b"
+)
+ENTITY = [re.compile(p) for p in (
+    r"\bentit(?:y|ies|ät\w*|é\w*|à|eit\w*)|\bentidad\w*|\bentidade\w*|エンティティ|固有表現|实体",
+    r"\b(?:brands|colou?rs|materials|sizes|product types|flavou?rs|keywords|attributes)\b (?:in|from|of|mentioned in) "
+    r"(?:the |this )?(?:search )?(?:query|title|review|text)\b",
+)]
+EXTRACTION = re.compile(_VERB + r"(?=(?:(?!\. ).){0,160}" + _MANY + r")")
+EXTRACTION_OTHER_LANGUAGES = re.compile(_VERB + r"(?=.{0,80}" + _MANY + r")(?=.{0,40}(?:ausdr|frase|phrase|palabra|mot|parol|語|词))")
+# "extract the keyphrase", "only one keyphrase": one phrase is generation, not a list.
+SINGLE_PHRASE = re.compile(
+    r"\b(?:the|one|a|a single|only one|exactly one)\s+(?:key ?phrase|key ?word|phrase|word|term|sentence)\b"
+)
+
+
+def asks_for(info: PromptInfo) -> int:
+    text = info.instruction
+    if any_match(ENTITY, text):
+        return STRONG
+    if SINGLE_PHRASE.search(text):
+        return NO
+    if EXTRACTION.search(text) and _SOURCE.search(text) or EXTRACTION_OTHER_LANGUAGES.search(text):
+        return STRONG
+    return NO
+
+
+def decode_spec(info: PromptInfo, table: TokenTable) -> DecodeSpec:
+    bias = none_penalty(table)
+    fixed = {i: PROMPT_TOKEN_BOOST for i in (*table.comma_ids, *table.eos_ids)}
+    room = MAX_LOGIT_BIAS_ENTRIES - len(bias) - len(fixed)
+    # the entity sits in the query at the end of the prompt: keep the last distinct tokens
+    prompt_ids = list(dict.fromkeys(reversed(table.encode(info.text))))
+    boost = {i: PROMPT_TOKEN_BOOST for i in prompt_ids[:room] if i not in bias}
+    return DecodeSpec(
+        max_new_tokens=MAX_NEW_TOKENS, logit_bias={**boost, **fixed, **bias}, stop=("\n",)
+    )
+
+
+_BULLET = re.compile(r"^\s*(?:[-*•]+|\d{1,2}[.)])\s+")  # "- x", "• x", "1. x"; never the "3" of "3m"
+
+
+def split_entities(text: str) -> list[str]:
+    """The phrases of a reply: a Python list literal, else comma/semicolon/newline separated."""
+    text = text.strip() if isinstance(text, str) else ""
+    items: list[str] | None = None
+    if text.startswith("["):
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            value = None
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            items = value
+    if items is None:
+        items = re.split(r"[,;\n、，]", text)
+    out: list[str] = []
+    seen: set[str] = set()
+    for item in items:
+        item = _BULLET.sub("", item).strip(" \t\"'`[]")
+        key = item.lower()
+        if item and key not in seen and key not in ("none", "n/a"):
+            seen.add(key)
+            out.append(item)
+    return out
+
+
+def tidy(text: str, info: PromptInfo) -> str:
+    return ", ".join(split_entities(text))
+
+
+TASK = Task(name=NAME, label=LABEL, asks_for=asks_for, decode_spec=decode_spec, tidy=tidy)
