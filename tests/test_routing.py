@@ -10,7 +10,10 @@ import pytest
 from utilities.routing import route, route_task
 from utilities.tasks import TASK_TYPES
 
-HELD_OUT = Path(__file__).parent / "data" / "routing_heldout.jsonl"
+DATA = Path(__file__).parent / "data"
+# Prompt sets written by separate authors who never saw the router. Sets 1 and 2 were then used
+# to improve it (set 2 was measured blind first: 147/161); set 3 has never been tuned against.
+HELD_OUT = sorted(DATA.glob("routing_heldout*.jsonl"))
 
 
 def test_router_labels_every_dev_question(dev_rows):
@@ -36,14 +39,15 @@ def test_router_counts_the_candidates_of_dev_questions(dev_rows):
     }
 
 
-def _held_out():
-    with open(HELD_OUT, encoding="utf-8") as f:
+def _rows(path):
+    with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def test_router_generalises_to_held_out_prompts():
-    """Prompts written apart from the router (tests/data/routing_heldout.jsonl): nearly all right."""
-    rows = _held_out()
+@pytest.mark.parametrize("path", HELD_OUT, ids=lambda p: p.stem)
+def test_router_generalises_to_held_out_prompts(path):
+    """Nearly all right on prompts written apart from the router."""
+    rows = _rows(path)
     assert len(rows) >= 100 and {r["task_type"] for r in rows} == set(TASK_TYPES)
     wrong = [
         (r["family"], r["task_type"], route_task(r["prompt"], r["is_multiple_choice"]), r["prompt"][:90])
@@ -54,8 +58,9 @@ def test_router_generalises_to_held_out_prompts():
     assert accuracy >= 0.95, "\n".join(map(str, wrong))
 
 
-def test_router_counts_the_candidates_of_held_out_ranking_and_retrieval_prompts():
-    rows = [r for r in _held_out() if r["task_type"] in ("ranking", "retrieval")]
+@pytest.mark.parametrize("path", HELD_OUT, ids=lambda p: p.stem)
+def test_router_counts_the_candidates_of_held_out_ranking_and_retrieval_prompts(path):
+    rows = [r for r in _rows(path) if r["task_type"] in ("ranking", "retrieval")]
     wrong = [(r["n_candidates"], route(r["prompt"], False).n_candidates, r["prompt"][:80])
              for r in rows if route(r["prompt"], False).n_candidates != r["n_candidates"]]
     assert not wrong, wrong
@@ -94,6 +99,13 @@ def test_asking_for_fewer_items_than_listed_is_retrieval_even_if_it_says_rank():
     assert route_task(prompt, False) == "retrieval"
 
 
+def test_ordering_without_the_word_rank_is_ranking():
+    items = "\n".join(f"({i}) monitor {i}" for i in range(1, 5))
+    prompt = (f"Arrange the candidates so that the best match for the query comes first and the weakest comes "
+              f"last.\nQuery: baby monitor\n{items}")
+    assert route_task(prompt, False) == "ranking"
+
+
 def test_ranking_instruction_after_the_list_is_found():
     items = "\n".join(f"{i}) item number {i}" for i in range(1, 8))
     prompt = f"Query: 'trail running shoes'\n{items}\nSort all seven items from most to least relevant."
@@ -120,6 +132,17 @@ def test_select_three_from_any_list_length_is_retrieval(n):
     prompt = f"Which three of the candidate queries below is the user most likely to type next?\n{items}\nAnswer:"
     r = route(prompt, False)
     assert (r.task_type, r.n_candidates, r.info.requested_count) == ("retrieval", n, 3)
+
+
+def test_words_inside_quotes_do_not_steer_the_router():
+    prompt = "In one sentence, explain what this title describes: 'Entity Select Order Pad, extract all forms'."
+    assert route_task(prompt, False) == "generation"
+
+
+def test_asking_for_the_numbers_of_all_matching_items_is_retrieval():
+    items = "\n".join(f"{i}. snack {i}" for i in range(1, 8))
+    prompt = f"Which of the following snacks are vegan? List the numbers of all that qualify, comma-separated.\n{items}"
+    assert route_task(prompt, False) == "retrieval"
 
 
 def test_entity_instruction_in_another_language_is_ner():

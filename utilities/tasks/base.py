@@ -2,9 +2,9 @@
 
 :func:`analyse` reads a prompt once into a :class:`PromptInfo`: the numbered list the answer refers
 to (the last run of consecutively numbered lines, "1. ...", "1) ...", "(1) ...", "1.item", "1 - ..."),
-the instruction text outside that list (where the routing signals are looked for, so that a product
-title in the list that says "rank" or "select" cannot steer the router), how many items the prompt
-asks for ("select three ..."), and a rating scale ("on a scale of 1 to 5").
+the instruction text outside that list and outside quotes (where the routing signals are looked
+for, so that a product title that says "rank", "select" or "entity" cannot steer the router), how
+many items the prompt asks for ("select three ..."), and a rating scale ("on a scale of 1 to 5").
 """
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ class PromptInfo:
     """A prompt read once: the text, its instruction and the numbered list its answer refers to."""
 
     text: str
-    instruction: str  # lower-cased, NFKC, whitespace collapsed, without the numbered list's lines
+    instruction: str  # lower-cased, NFKC, whitespace collapsed, without the list's lines and quoted text
     options: tuple[int, ...]  # numbers of the last numbered list, e.g. (0, 1, 2, 3) or (1, ..., 15)
     option_texts: tuple[str, ...]
     requested_count: int | None  # "select three ..." -> 3
@@ -98,8 +98,19 @@ class Task:
     tidy: Callable[[str, PromptInfo], str]  # raw model text -> an answer the official parser accepts
 
 
+# Quoted spans: product titles, queries, reviews. An apostrophe inside a word ("Women's") opens none.
+_QUOTED = re.compile(
+    r"(?<![\w'])'[^'\n]{1,400}'(?![\w'])|\"[^\"\n]{1,400}\"|“[^”\n]{1,400}”|«[^»\n]{1,400}»|「[^」\n]{1,400}」"
+)
+
+
 def normalise(text: str) -> str:
     return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().lower()
+
+
+def unquoted(text: str) -> str:
+    """``text`` with every quoted span replaced by an empty pair of quotes."""
+    return _QUOTED.sub(" '' ", text)
 
 
 def _numbered_lines(lines: list[str]) -> list[tuple[int, int, str]]:
@@ -186,12 +197,12 @@ def analyse(prompt: str) -> PromptInfo:
     if runs:
         options = tuple(number for _, number, _ in runs[-1])
         option_texts = tuple(item for _, _, item in runs[-1])
-        instruction = normalise("\n".join(line for i, line in enumerate(lines) if i not in listed))
+        instruction = normalise(unquoted("\n".join(line for i, line in enumerate(lines) if i not in listed)))
     else:
         inline = _inline_run(text)
         options = tuple(number for number, _ in inline)
         option_texts = tuple(item for _, item in inline)
-        instruction = normalise(text)
+        instruction = normalise(unquoted(text))
     return PromptInfo(
         text=prompt,
         instruction=instruction,

@@ -21,15 +21,15 @@ MAX_NEW_TOKENS = 15  # the winners' cap: dev entities are 1-3 words, one or two 
 PROMPT_TOKEN_BOOST = 1.0  # the winners' +1.0 on every token of the prompt, comma and end of text
 
 _VERB = (
-    r"(?:extract|identify|find|list|tag|recogni[sz]e|detect|pull out|highlight|mark|locate|return|output|give|"
-    r"extrae\w*|extraer|extrai\w*|extrayez|extraire|extrahier\w*|estrai\w*|identifi\w*|liste\w*|"
-    r"抽出|提取|抽取|找出|列出)"
+    r"(?:extract|identify|find|list|tag|recogni[sz]e|detect|pull out|highlight|mark|locate|return|output|give|copy|"
+    r"extrae\w*|extraer|extrai\w*|extrayez|extraire|relev\w*|extrahier\w*|estrai\w*|identifi\w*|liste\w*|"
+    r"抽出|抜き出|提取|抽取|找出|列出)"
 )
 # more than one phrase: "all", "every", a plural noun, "comma-separated", "a list of"
 _MANY = (
     r"(?:\b(?:all|every|each|any)\b|\b(?:phrases|words|terms|spans|mentions|entities|brands|colou?rs|materials|"
     r"values|attributes|names|keywords|tokens|features|ingredients|sizes|aspects|flavou?rs)\b|"
-    r"\bcomma|\blist of\b|\b(?:todas|todos|toutes|tous|alle|tutti|tutte)\b|すべて|全て|全部|所有)"
+    r"\bcomma|\blist of\b|\b(?:todas|todos|toutes|tous|alle|tutti|tutte|todas)\b|すべて|全て|全部|所有)"
 )
 # taken from the text: "in the query", "from this product title", "mentioned in the review"
 _SOURCE = re.compile(
@@ -37,14 +37,23 @@ _SOURCE = re.compile(
     r"search|user|product|customer|its)\s+)*(?:query|queries|title|titles|review|reviews|text|description|"
     r"sentence|input|listing|name|passage|comment|question)s?\b"
     r"|\b(?:mentioned|appear\w*|contained|occur\w*|found) in\b"
+    r"|\b(?:consulta|requête|requete|suchanfrage|anfrage|titel|título|titulo|titre|titolo|reseña|avis|"
+    r"bewertung|rezension|recensione)\b|クエリ|タイトル|レビュー|查询|标题|评论"
+)
+_COMMA = re.compile(r"\bcomma|\bcoma|\bvirgul|\bvirgol|\bkomma|カンマ|逗号|読点")
+_PLURAL_ATTRIBUTE = (
+    r"(?:brands|colou?rs|materials|sizes|product types|flavou?rs|keywords|attributes|models|styles|audiences)"
 )
 ENTITY = [re.compile(p) for p in (
     r"\bentit(?:y|ies|ät\w*|é\w*|à|eit\w*)|\bentidad\w*|\bentidade\w*|エンティティ|固有表現|实体",
-    r"\b(?:brands|colou?rs|materials|sizes|product types|flavou?rs|keywords|attributes)\b (?:in|from|of|mentioned in) "
-    r"(?:the |this )?(?:search )?(?:query|title|review|text)\b",
+    r"\b" + _PLURAL_ATTRIBUTE + r" (?:in|from|of|mentioned in) (?:''|(?:the |this )?(?:search )?(?:query|title|review|text)\b)",
+    r"\bwhich (?:words|phrases|terms|parts|tokens|expressions)\b",
 )]
-EXTRACTION = re.compile(_VERB + r"(?=(?:(?!\. ).){0,160}" + _MANY + r")")
-EXTRACTION_OTHER_LANGUAGES = re.compile(_VERB + r"(?=.{0,80}" + _MANY + r")(?=.{0,40}(?:ausdr|frase|phrase|palabra|mot|parol|語|词))")
+_WITHIN_A_SENTENCE = r"(?:(?!\. ).){0,160}"
+EXTRACTION = re.compile(  # a verb then "all"/a plural; in Japanese/Chinese "all" comes first ("すべて抜き出して")
+    _VERB + r"(?=" + _WITHIN_A_SENTENCE + _MANY + r")|(?:すべて|全て|全部|所有)(?=.{0,40}" + _VERB + r")"
+)
+_NUMBERS = re.compile(r"(?<!without )(?<!no )\b(?:numbers|indices|indexes|ids)\b")  # "list the numbers of ...": retrieval
 # "extract the keyphrase", "only one keyphrase": one phrase is generation, not a list.
 SINGLE_PHRASE = re.compile(
     r"\b(?:the|one|a|a single|only one|exactly one)\s+(?:key ?phrase|key ?word|phrase|word|term|sentence)\b"
@@ -55,9 +64,9 @@ def asks_for(info: PromptInfo) -> int:
     text = info.instruction
     if any_match(ENTITY, text):
         return STRONG
-    if SINGLE_PHRASE.search(text):
+    if SINGLE_PHRASE.search(text) or (info.n_candidates >= 2 and _NUMBERS.search(text)):
         return NO
-    if EXTRACTION.search(text) and _SOURCE.search(text) or EXTRACTION_OTHER_LANGUAGES.search(text):
+    if EXTRACTION.search(text) and (_SOURCE.search(text) or _COMMA.search(text)):
         return STRONG
     return NO
 

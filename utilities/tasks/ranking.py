@@ -20,14 +20,20 @@ DEFAULT_CANDIDATES = tuple(range(1, 6))  # the dev ranking tasks list 5 products
 PERMUTATION = [re.compile(p) for p in (
     r"\bpermutation\b",
     r"\b(?:all|each|every) (?:of the |the )?(?:\w+ )?(?:products|items|candidates|results)\b[^.]{0,40}\b(?:order|rank)",
-    r"\bfrom (?:the )?(?:most|highest|best)\b[^.]{0,40}\bto (?:the )?(?:least|lowest|worst)\b",
+    r"\b(?:best|strongest|most|highest|greatest|top)\b[^.]{0,60}\bto (?:the )?(?:\w+ )?(?:worst|weakest|least|lowest|bottom)\b",
     r"\b(?:descending|ascending|decreasing|increasing) order\b",
     r"\b(?:most|highest|best) [\w-]+ (?:first|at the top)\b",
+    r"\b(?:complete|full|entire|whole) (?:order|ordering|sequence|ranking)\b",
+    r"\b(?:every|each|all)\b[^.]{0,40}\b(?:exactly )?once\b",
+    r"\bdo not (?:drop|omit|skip|leave out) any\b",
+    r"\ball \d+ (?:ids|numbers|items|products|results|candidates)\b",
 )]
 ORDER = [re.compile(p) for p in (
     r"\b(?:re-?)?rank(?:s|ed|ing)?\b",
     r"\b(?:sort|(?<!in )order|re-?order|arrange|rearrange|prioriti[sz]e)\b[^.]{0,80}\b(?:by|according to|based on|in terms of|in order of|with respect to)\b",
     r"\border of (?:relevance|preference|likelihood|importance|similarity)\b",
+    r"\b(?:in )?(?:which|what) order\b",
+    r"\b(?:best|strongest|closest) (?:match|result|one)\b[^.]{0,40}\bfirst\b",
     r"\b(?:relevance|preference|display) order\b",
     r"\b(?:put|place|list|arrange|return)\b[^.]{0,60}\bin (?:the |an? )?(?:best |correct |right |proper )?(?:[\w-]+ )?order\b",
     # es / fr / de / it / pt

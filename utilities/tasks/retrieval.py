@@ -32,6 +32,7 @@ NUMBER_ANSWER = [re.compile(p) for p in (
     r"\b(?:numbers|indices|indexes|ids)\b[^.?!]{0,40}\b(?:separated|comma)",
     r"\bcomma[- ]separated (?:list of )?(?:numbers|indices|indexes|ids)\b",
     r"\bgenerate only ind(?:ices|exes)\b",
+    r"\b(?:reply|answer|respond|output|return|give)\b[^.?!]{0,30}\b(?:its|the|their) (?:number|index|id)s?\b",
 )]
 
 
