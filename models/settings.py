@@ -51,7 +51,7 @@ class EngineSettings:
     dtype: str = "half"  # SHOPBENCH_DTYPE: T4 has no bfloat16
     quantization: str | None = None  # SHOPBENCH_QUANTIZATION: None reads config.json (AWQ; vLLM picks awq_marlin where it can)
     enforce_eager: bool = True  # SHOPBENCH_ENFORCE_EAGER: CUDA graphs would take memory the KV cache needs
-    max_model_len: int = 3072  # SHOPBENCH_MAX_MODEL_LEN: the padded config's max_position_embeddings; the longest dev prompt is ~1,300 tokens
+    max_model_len: int = 3072  # SHOPBENCH_MAX_MODEL_LEN: the padded config's max_position_embeddings; the longest rendered dev prompt is 1,031 tokens
     gpu_memory_utilization: float = 0.95  # SHOPBENCH_GPU_MEMORY_UTILIZATION: as submitted; weights take ~10.4 GB of each 15 GB T4
     max_num_seqs: int = 16  # SHOPBENCH_MAX_NUM_SEQS: the grader's largest batch
     distributed_executor_backend: str | None = "mp"  # SHOPBENCH_EXECUTOR: one process per GPU; Ray is not needed on one node
