@@ -12,13 +12,28 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
-# The checkpoint the grader runs: the AWQ, MLP-padded Qwen2-72B folder (weights via git-lfs).
+# The checkpoint the grader runs: the AWQ, MLP-padded Qwen2-72B folder of the track that
+# aicrowd.json names (utilities/tracks.py; weights via git-lfs).
 CHECKPOINT_ENV = "SHOPBENCH_MODEL"  # a Hugging Face model folder
 ENGINE_ENV = "SHOPBENCH_ENGINE"  # "vllm" or "transformers"
 DEFAULT_CHECKPOINT = REPO / "models" / "qwen2-72b-awq-padded"
+AICROWD_JSON = REPO / "aicrowd.json"
 CACHE_ENV = "SHOPBENCH_CACHE"  # where converted models live (default: <repo>/.cache)
 BATCH_SIZE_ENV = "SHOPBENCH_BATCH_SIZE"
 BATCH_SIZE = 16  # the grader allows 1-16; 16 prompts share each decode step on the GPUs
+
+
+def configured_checkpoint(aicrowd_json: Path = AICROWD_JSON) -> Path:
+    """The checkpoint of the track that aicrowd.json submits to (the default one if it names none)."""
+    import json
+
+    from utilities.tracks import track_of
+
+    try:
+        challenge_id = json.loads(aicrowd_json.read_text())["challenge_id"]
+    except (OSError, ValueError, KeyError):
+        return DEFAULT_CHECKPOINT
+    return REPO / track_of(challenge_id).checkpoint
 
 
 def cache_dir() -> Path:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from models.base_model import ShopBenchBaseModel
-from models.settings import CHECKPOINT_ENV, DEFAULT_CHECKPOINT, ENGINE_ENV, batch_size
+from models.settings import CHECKPOINT_ENV, ENGINE_ENV, batch_size, configured_checkpoint
 from utilities.decoding import DecodeSpec
 from utilities.prompting import fit_prompt
 from utilities.routing import Route, route
@@ -39,8 +39,8 @@ def load_engine(engine: str | None = None, model_dir: str | os.PathLike | None =
     """The engine the environment asks for.
 
     ``SHOPBENCH_ENGINE`` (vllm | transformers; default: vllm where CUDA is present, else
-    transformers) and ``SHOPBENCH_MODEL`` (a model folder; default: the configured checkpoint
-    where CUDA is present, else the SmolLM2 CPU model, converted once into the cache).
+    transformers) and ``SHOPBENCH_MODEL`` (a model folder; default: where CUDA is present, the
+    checkpoint of the track aicrowd.json names, else the SmolLM2 CPU model, converted once).
     """
     has_cuda = cuda_available()
     name = (engine or os.environ.get(ENGINE_ENV) or ("vllm" if has_cuda else "transformers")).lower()
@@ -49,7 +49,7 @@ def load_engine(engine: str | None = None, model_dir: str | os.PathLike | None =
     folder = model_dir or os.environ.get(CHECKPOINT_ENV)
     if not folder:
         if has_cuda:
-            folder = DEFAULT_CHECKPOINT
+            folder = configured_checkpoint()
         else:
             from models.default_model import ensure_default_model
 

@@ -191,3 +191,16 @@ def test_a_batch_size_outside_the_graders_range_is_a_clear_error(monkeypatch, ti
     monkeypatch.setenv("SHOPBENCH_BATCH_SIZE", "32")
     with pytest.raises(ValueError, match="1 to 16"):
         ShopBenchModel(engine=tiny_engine)
+
+
+def test_the_configured_checkpoint_is_the_one_of_the_track_aicrowd_json_names(tmp_path):
+    import json
+
+    from models.settings import DEFAULT_CHECKPOINT, REPO, configured_checkpoint
+
+    config = tmp_path / "aicrowd.json"
+    config.write_text(json.dumps({"challenge_id": "amazon-kdd-cup-24-understanding-shopping-concepts"}))
+    assert configured_checkpoint(config) == REPO / "models" / "qwen2-72b-awq-padded-alpha0.75"  # Track 1: alpha 0.75
+    config.write_text(json.dumps({"challenge_id": "amazon-kdd-cup-24-all-around"}))
+    assert configured_checkpoint(config) == DEFAULT_CHECKPOINT  # Track 5: alpha 0.25, the published config
+    assert configured_checkpoint(tmp_path / "missing.json") == DEFAULT_CHECKPOINT

@@ -1,5 +1,5 @@
 """The five tracks of ShopBench: challenge id, time limit, the dev questions' track field, and the
-checkpoint and wise-ft alpha of the 1st-place recipe (iteration 2, REFERENCE.md section 5).
+checkpoint folder and wise-ft alpha of the 1st-place recipe (iteration 2, REFERENCE.md section 5).
 
 One table, read by the model (which checkpoint), the local evaluator (which rows, which time limit)
 and the submission tool (which ``challenge_id`` goes into ``aicrowd.json``).
@@ -18,6 +18,20 @@ class Track:
     wise_ft_alpha: float  # scale of the LoRA delta in the submitted weights (iteration 2)
     blend: str  # training blend of iteration 2
     leaderboard: float  # the 1st-place score (Team NVIDIA)
+
+    @property
+    def checkpoint(self) -> str:
+        """The track's checkpoint folder, relative to the repo: one per wise-ft alpha."""
+        return CHECKPOINTS[self.wise_ft_alpha]
+
+
+# One checkpoint per alpha (tracks 2 and 4 share 0.5; tracks 3 and 5 share 0.25). The 0.25 folder
+# holds the winners' published config (their "awq_average-150-192-theta-0.25").
+CHECKPOINTS = {
+    0.75: "models/qwen2-72b-awq-padded-alpha0.75",
+    0.5: "models/qwen2-72b-awq-padded-alpha0.5",
+    0.25: "models/qwen2-72b-awq-padded",
+}
 
 
 TRACKS: dict[int, Track] = {t.number: t for t in (
