@@ -18,6 +18,7 @@ import json
 import logging
 import statistics
 import sys
+import textwrap
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass
@@ -42,6 +43,7 @@ class BatchTiming:
     size: int
     seconds: float
     tracks: list[int]  # the track number of each question in the batch
+    questions: list[int]  # their indices in the report's records (the cost model refits on them)
 
     @property
     def limit_s(self) -> float:
@@ -80,7 +82,7 @@ def generate(model, rows: list[dict], batch_size: int | None = None) -> tuple[li
                     {"prompt": [rows[i]["input_field"] for i in chunk]}, task_type == "multiple-choice"
                 )
                 timings.append(BatchTiming(task_type, len(chunk), time.perf_counter() - t0,
-                                           [track_of(rows[i]["track"]).number for i in chunk]))
+                                           [track_of(rows[i]["track"]).number for i in chunk], list(chunk)))
                 if len(answers) != len(chunk):
                     raise RuntimeError(f"batch_predict returned {len(answers)} answers for {len(chunk)} prompts")
                 for i, answer in zip(chunk, answers):
@@ -181,6 +183,34 @@ def render_tables(result: dict, timing: dict) -> str:
     return "\n".join(lines)
 
 
+def write_chart(tracks: dict[int, float], path: Path, title: str) -> Path:
+    """Per-track scores beside the 1st-place leaderboard, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    numbers = sorted(TRACKS)
+    ours = [100 * tracks.get(n, float("nan")) for n in numbers]
+    first = [TRACKS[n].leaderboard for n in numbers]
+    x = range(len(numbers))
+    fig, ax = plt.subplots(figsize=(8, 4.2), dpi=120)
+    bars = ax.bar([i - 0.2 for i in x], ours, width=0.4, label="this run", color="#2b6cb0")
+    ax.bar([i + 0.2 for i in x], first, width=0.4, label="1st place (Team NVIDIA)", color="#b7b7b7")
+    for bar, value in zip(bars, ours):
+        if value == value:  # not NaN
+            ax.annotate(f"{value:.1f}", (bar.get_x() + bar.get_width() / 2, value), ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(list(x), [f"Track {n}\n" + textwrap.fill(TRACKS[n].name, 16) for n in numbers], fontsize=7)
+    ax.set_ylabel("score (x100)")
+    ax.set_ylim(0, 100)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="JSON Lines questions (default: the 96 dev questions)")
@@ -216,8 +246,10 @@ def main(argv: list[str] | None = None) -> dict:
         "timing": timing, "records": result["records"],
     }
     (args.out / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False, default=str))
-    (args.out / "report.md").write_text(f"# ShopBench local evaluation\n\n{tables}\n")
-    print(f"report: {args.out / 'report.json'}, {args.out / 'report.md'}")
+    chart = write_chart(result["tracks"], args.out / "scores.png",
+                        f"{report['engine']} on {Path(report['model_dir']).name}: {len(rows)} questions")
+    (args.out / "report.md").write_text(f"# ShopBench local evaluation\n\n{tables}\n\n![per-track scores]({chart.name})\n")
+    print(f"report: {args.out / 'report.json'}, {args.out / 'report.md'}, {chart}")
     return report
 
 
