@@ -16,9 +16,10 @@ from typing import Callable
 from utilities.decoding import DecodeSpec, TokenTable
 
 # A numbered line: optional "(" or "[", one or two digits, then ")", "]", ".", ":", "、", "．", "："
-# or a spaced dash. "3.5 mm" is read as item 3, which only matters if items 1 and 2 precede it.
+# or a spaced dash. "3.5 mm" is no item; "Size 8: ..." is item 8, which only matters if 1-7 precede it.
+# A label word may come first: "Review 1: ...", "Product 2 - ...", "Option 0. ...".
 _ITEM_LINE = re.compile(
-    r"^[ \t]*[(\[]?(\d{1,2})(?:[)\]]|[.:：、．](?!\d)|[ \t]+[-–—])[ \t]*(.*)$"
+    r"^[ \t]*(?:[^\W\d_]{2,12}[ \t]+)?[(\[]?(\d{1,2})(?:[)\]]|[.:：、．](?!\d)|[ \t]+[-–—])[ \t]*(.*)$"
 )
 # Items inside one line ("Options: 0. red 1. blue 2. green"); used only when no line holds an item.
 _INLINE_ITEM = re.compile(r"(?:^|(?<=\s))[(\[]?(\d{1,2})[.)\]](?!\d)\s+")
@@ -29,6 +30,9 @@ _NUMBER_WORDS = {
     # es / fr / de / it / pt
     "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "deux": 2, "trois": 3, "quatre": 4, "cinq": 5,
     "zwei": 2, "drei": 3, "vier": 4, "fünf": 5, "due": 2, "tre": 3, "quattro": 4, "três": 3,
+    # nl / pl
+    "twee": 2, "drie": 3, "vijf": 5, "dwa": 2, "dwie": 2, "trzy": 3, "cztery": 4, "pięć": 5,
+    "dois": 2, "duas": 2,
     # ja / zh
     "二つ": 2, "三つ": 3, "五つ": 5, "两个": 2, "三个": 3, "五个": 5, "三項目": 3,
 }
@@ -40,7 +44,8 @@ _SELECT_VERBS = (
     r"select|choose|pick|identify|find|recommend|suggest|predict|retrieve|return|output|give|"
     r"list|name|determine|provide|mark|indicate|"
     r"selecciona\w*|seleccione\w*|elige|elija|escoge\w*|elegir|s[ée]lectionne\w*|choisi\w*|"
-    r"w[äa]hle\w*|ausw[äa]hl\w*|seleziona\w*|scegli\w*|selecione\w*|escolha"
+    r"w[äa]hle\w*|ausw[äa]hl\w*|seleziona\w*|scegli\w*|selecione\w*|escolh\w*|selecion\w*|"
+    r"kies|selecteer\w*|wybierz\w*|wska[żz]\w*"
 )
 _REQUESTED_COUNT = [
     re.compile(r"\btop[- ]?" + _COUNT + r"\b"),
@@ -48,9 +53,9 @@ _REQUESTED_COUNT = [
                r"(?:top\s+|best\s+|most\s+\w+\s+)?" + _COUNT
                + r"\b(?!\s*(?:%|stars?|years?|-star|to\s+\d|-\s*\d|–\s*\d|~\s*\d))"),
     re.compile(r"\b(?:which|what)\s+" + _COUNT + r"\b"),
-    re.compile(_COUNT + r"\s+(?:\w+\s+){0,2}?(?:numbers|indices|indexes|ids|options|candidates|"
+    re.compile(r"\b" + _COUNT + r"\s+(?:\w+\s+){0,2}?(?:numbers|indices|indexes|ids|options|candidates|"
                r"items|products|queries|aspects|snippets|answers|choices|results|n[úu]meros|"
-               r"nombres|zahlen|numeri)\b"),
+               r"nombres|zahlen|numeri|numéros|nummers|numery|aspekty|aspecten|produkty|producten)\b"),
     re.compile(r"(\d{1,2}|[一二三四五])\s*(?:つ|個|件|項目|个|項)"),
 ]
 # "a comma separating (every) two numbers" states the format, not how many items to give

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from utilities.decoding import DecodeSpec, TokenTable, none_penalty
-from utilities.tasks.base import NO, PromptInfo, Task
+from utilities.tasks.base import EXPLICIT, NO, PromptInfo, Task, any_match
 
 NAME = "generation"
 LABEL = "generation"
@@ -23,9 +23,22 @@ _LABEL_ECHO = re.compile(r"^\s*(?:output|answer|response|assistant)\s*[:：]\s*"
 _SENTENCE_END = re.compile(r"[.!?]+(?=\s)|[。！？]+")
 
 
+# An imperative ask for text: at the start of a sentence or clause, or after "please"/"you should".
+_IMPERATIVE = r"(?:^|[.!?:;,]\s+|\bplease\s+|\byou (?:should|must|need to|have to)\s+|\bthen\s+|\bnow\s+)"
+FREE_TEXT = [re.compile(p) for p in (
+    # "write one search query", "generate a title", "compose a short summary"
+    _IMPERATIVE + r"(?:write|generate|compose|create|draft|produce|come up with|rewrite|paraphrase)\b"
+    r"[^.!?:]{0,30}?\b(?:query|queries|title|sentence|summary|description|explanation|paragraph|headline|"
+    r"slogan|tagline|caption|answer|response|text|review|question|message|blurb|name)\b",
+    _IMPERATIVE + r"(?:explain|summari[sz]e)\b",
+    r"\bin (?:one|a single|two|three|\d) (?:short )?(?:sentences?|paragraphs?)\b",
+)]
+
+
 def asks_for(info: PromptInfo) -> int:
-    """No signal of its own: the router falls back to generation when no other type is asked for."""
-    return NO
+    """Explicit when the prompt asks for text ("write a query", "explain", "in one sentence"); the
+    router also falls back to generation when no type is asked for at all."""
+    return EXPLICIT if any_match(FREE_TEXT, info.instruction) else NO
 
 
 def decode_spec(info: PromptInfo, table: TokenTable) -> DecodeSpec:

@@ -23,13 +23,13 @@ PROMPT_TOKEN_BOOST = 1.0  # the winners' +1.0 on every token of the prompt, comm
 _VERB = (
     r"(?:extract|identify|find|list|tag|recogni[sz]e|detect|pull out|highlight|mark|locate|return|output|give|copy|"
     r"extrae\w*|extraer|extrai\w*|extrayez|extraire|relev\w*|extrahier\w*|estrai\w*|identifi\w*|liste\w*|"
-    r"抽出|抜き出|提取|抽取|找出|列出)"
+    r"haal|extraheer\w*|wyodrębnij|wypisz|抽出|抜き出|提取|抽取|找出|列出)"
 )
 # more than one phrase: "all", "every", a plural noun, "comma-separated", "a list of"
 _MANY = (
     r"(?:\b(?:all|every|each|any)\b|\b(?:phrases|words|terms|spans|mentions|entities|brands|colou?rs|materials|"
     r"values|attributes|names|keywords|tokens|features|ingredients|sizes|aspects|flavou?rs)\b|"
-    r"\bcomma|\blist of\b|\b(?:todas|todos|toutes|tous|alle|tutti|tutte|todas)\b|すべて|全て|全部|所有)"
+    r"\bcomma|\blist of\b|\b(?:todas|todos|toutes|tous|alle|tutti|tutte|wszystkie)\b|すべて|全て|全部|所有)"
 )
 # taken from the text: "in the query", "from this product title", "mentioned in the review"
 _SOURCE = re.compile(
@@ -38,9 +38,9 @@ _SOURCE = re.compile(
     r"sentence|input|listing|name|passage|comment|question)s?\b"
     r"|\b(?:mentioned|appear\w*|contained|occur\w*|found) in\b"
     r"|\b(?:consulta|requête|requete|suchanfrage|anfrage|titel|título|titulo|titre|titolo|reseña|avis|"
-    r"bewertung|rezension|recensione)\b|クエリ|タイトル|レビュー|查询|标题|评论"
+    r"bewertung|rezension|recensione|zoekopdracht|zapytani\w*|recenzj\w*)\b|クエリ|タイトル|レビュー|查询|标题|评论"
 )
-_COMMA = re.compile(r"\bcomma|\bcoma|\bvirgul|\bvirgol|\bkomma|カンマ|逗号|読点")
+_COMMA = re.compile(r"\bcomma|\bcoma|\bvirgul|\bvirgol|\bkomma|\bprzecink|カンマ|逗号|読点")
 _PLURAL_ATTRIBUTE = (
     r"(?:brands|colou?rs|materials|sizes|product types|flavou?rs|keywords|attributes|models|styles|audiences)"
 )
@@ -56,7 +56,8 @@ EXTRACTION = re.compile(  # a verb then "all"/a plural; in Japanese/Chinese "all
 _NUMBERS = re.compile(r"(?<!without )(?<!no )\b(?:numbers|indices|indexes|ids)\b")  # "list the numbers of ...": retrieval
 # "extract the keyphrase", "only one keyphrase": one phrase is generation, not a list.
 SINGLE_PHRASE = re.compile(
-    r"\b(?:the|one|a|a single|only one|exactly one)\s+(?:key ?phrase|key ?word|phrase|word|term|sentence)\b"
+    r"\b(?:the|one|a|only one|exactly one)\s+(?:single\s+|short\s+|key\s*)?"
+    r"(?:key ?phrase|key ?word|phrase|word|term|sentence|span)\b"
 )
 
 
@@ -64,8 +65,10 @@ def asks_for(info: PromptInfo) -> int:
     text = info.instruction
     if any_match(ENTITY, text):
         return STRONG
-    if SINGLE_PHRASE.search(text) or (info.n_candidates >= 2 and _NUMBERS.search(text)):
-        return NO
+    if SINGLE_PHRASE.search(text) or info.requested_count == 1:
+        return NO  # one phrase is generation
+    if info.n_candidates >= 2 and _NUMBERS.search(text):
+        return NO  # the numbers of listed items: retrieval
     if EXTRACTION.search(text) and (_SOURCE.search(text) or _COMMA.search(text)):
         return STRONG
     return NO

@@ -27,6 +27,9 @@ PERMUTATION = [re.compile(p) for p in (
     r"\b(?:every|each|all)\b[^.]{0,40}\b(?:exactly )?once\b",
     r"\bdo not (?:drop|omit|skip|leave out) any\b",
     r"\ball \d+ (?:ids|numbers|items|products|results|candidates)\b",
+    # "all four review numbers", "todos os números", "alle vijf nummers", "wszystkie numery"
+    r"\b(?:all|todos|todas|alle|wszystkie|tous|toutes|tutti)\b(?: (?:the|os|as|los|las|les|i|de|die))?"
+    r"(?: [\w-]+){0,2} (?:numbers|ids|números|nummers|numery|numéros|numeri|nummern)\b",
 )]
 ORDER = [re.compile(p) for p in (
     r"\b(?:re-?)?rank(?:s|ed|ing)?\b",
@@ -42,8 +45,18 @@ ORDER = [re.compile(p) for p in (
     r"\b(?:sortiere|sortieren|ordne|ordnen|rangiere|rangieren|rangfolge|reihenfolge)\w*\b",
     r"\b(?:ordina|ordinare|classifica|classificare)\w*\b",
     # ja / zh
+    # nl / pl
+    r"\b(?:volgorde|rangschik\w*|sorteer\w*|uporządkuj\w*|posortuj\w*|uszereguj\w*|kolejno\w*)\b",
+    r"\bod najbardziej\b",
+    # ja / zh
     r"ランク|順位|順番|並べ|並び替え|ランキング|排序|排名|顺序|名次",
 )]
+
+
+def _all_numbers(info: PromptInfo) -> bool:
+    """The answer is to hold every listed number: "from 1 to 5", "de 1 a 5", "od 1 do 5"."""
+    n = info.options[-1]
+    return re.search(rf"\b1\s*(?:to|a|à|do|tot|bis|al|-|–|~)\s*{n}\b(?!\s*stars?)", info.instruction) is not None
 
 
 def asks_for(info: PromptInfo) -> int:
@@ -52,7 +65,9 @@ def asks_for(info: PromptInfo) -> int:
     if any_match(PERMUTATION, info.instruction):
         return EXPLICIT
     wants_fewer = info.requested_count is not None and info.requested_count < info.n_candidates
-    return STRONG if not wants_fewer and any_match(ORDER, info.instruction) else NO
+    if not wants_fewer and (any_match(ORDER, info.instruction) or _all_numbers(info)):
+        return STRONG
+    return NO
 
 
 def candidates(info: PromptInfo) -> tuple[int, ...]:
