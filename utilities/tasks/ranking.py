@@ -28,8 +28,8 @@ PERMUTATION = [re.compile(p) for p in (
     r"\bdo not (?:drop|omit|skip|leave out) any\b",
     r"\ball \d+ (?:ids|numbers|items|products|results|candidates)\b",
     # "all four review numbers", "todos os números", "alle vijf nummers", "wszystkie numery"
-    r"\b(?:all|todos|todas|alle|wszystkie|tous|toutes|tutti)\b(?: (?:the|os|as|los|las|les|i|de|die))?"
-    r"(?: [\w-]+){0,2} (?:numbers|ids|números|nummers|numery|numéros|numeri|nummern)\b",
+    r"\b(?:all|todos|todas|alle|alla|wszystkie|tous|toutes|tutti|tüm)\b(?: (?:the|os|as|los|las|les|i|de|die))?"
+    r"(?: [\w-]+){0,2} (?:numbers|ids|números|nummers|numery|numéros|numeri|nummern|nummer|numara\w*)\b",
 )]
 ORDER = [re.compile(p) for p in (
     r"\b(?:re-?)?rank(?:s|ed|ing)?\b",
@@ -45,8 +45,9 @@ ORDER = [re.compile(p) for p in (
     r"\b(?:sortiere|sortieren|ordne|ordnen|rangiere|rangieren|rangfolge|reihenfolge)\w*\b",
     r"\b(?:ordina|ordinare|classifica|classificare)\w*\b",
     # ja / zh
-    # nl / pl
+    # nl / pl / sv / tr
     r"\b(?:volgorde|rangschik\w*|sorteer\w*|uporządkuj\w*|posortuj\w*|uszereguj\w*|kolejno\w*)\b",
+    r"\b(?:rangordna\w*|sortera\w*|ordna\w*|sırala\w*)\b",
     r"\bod najbardziej\b",
     # ja / zh
     r"ランク|順位|順番|並べ|並び替え|ランキング|排序|排名|顺序|名次",
