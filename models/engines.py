@@ -119,19 +119,20 @@ class TransformersEngine:
         self.max_model_len = min(context, max_model_len or EngineSettings.from_env().max_model_len)
 
     def generate(self, prompt_ids: Sequence[Sequence[int]], specs: Sequence[DecodeSpec]) -> list[str]:
+        """One left-padded batch through ``model.generate`` with every row's spec applied."""
         import torch
         from transformers import GenerationConfig, LogitsProcessorList
 
         if len(prompt_ids) != len(specs):
             raise ValueError(f"{len(prompt_ids)} prompts but {len(specs)} specs")
-        if not prompt_ids:
-            return []
         for ids, spec in zip(prompt_ids, specs):
             if len(ids) + spec.max_new_tokens > self.max_model_len:
                 raise ValueError(
                     f"prompt of {len(ids)} tokens + {spec.max_new_tokens} new tokens exceeds the "
                     f"context of {self.max_model_len}; shorten it first (utilities.prompting.fit_prompt)"
                 )
+        if not prompt_ids:
+            return []
         width = max(len(ids) for ids in prompt_ids)
         input_ids = torch.full((len(prompt_ids), width), self.pad_id, dtype=torch.long)
         attention = torch.zeros((len(prompt_ids), width), dtype=torch.long)
@@ -184,9 +185,8 @@ class SpecLogitsProcessor:
         additive = torch.zeros((len(specs), vocab_size), dtype=torch.float32)
         for row, spec in enumerate(specs):
             if spec.allowed_token_ids is not None:
-                mask = torch.full((vocab_size,), float("-inf"))
-                mask[torch.tensor(spec.allowed_token_ids, dtype=torch.long)] = 0.0
-                additive[row] = mask
+                additive[row].fill_(float("-inf"))
+                additive[row, torch.tensor(spec.allowed_token_ids, dtype=torch.long)] = 0.0
             if spec.logit_bias:
                 ids = torch.tensor(list(spec.logit_bias), dtype=torch.long)
                 additive[row, ids] += torch.tensor(list(spec.logit_bias.values()), dtype=torch.float32)
@@ -197,9 +197,12 @@ class SpecLogitsProcessor:
         import torch
 
         step = input_ids.shape[1] - self.prompt_width  # tokens generated so far
-        vocab = min(scores.shape[-1], self.additive.shape[-1])
-        scores = scores.clone()
-        scores[:, :vocab] = scores[:, :vocab].float().add(self.additive[:, :vocab]).to(scores.dtype)
+        if scores.dtype == torch.float32 and scores.shape == self.additive.shape:
+            scores.add_(self.additive)  # generate hands every processor its own float32 copy
+        else:
+            vocab = min(scores.shape[-1], self.additive.shape[-1])
+            scores = scores.clone()
+            scores[:, :vocab] = scores[:, :vocab].float().add(self.additive[:, :vocab]).to(scores.dtype)
         done = self.limits <= step
         if bool(done.any()):
             scores[done] = torch.finfo(scores.dtype).min

@@ -50,8 +50,8 @@ def render(tokenizer, prompt: str, task_type: str, answer: str | None = None) ->
 class FittedPrompt:
     text: str  # the rendered chat text that goes to the engine
     ids: list[int]  # its token ids
-    prompt_tokens: int  # tokens of the user prompt before shortening
     shortened: bool
+    prompt_tokens: int | None = None  # tokens of the user prompt, counted when it had to be shortened
 
 
 def _encode(tokenizer, text: str) -> list[int]:
@@ -63,9 +63,9 @@ def fit_prompt(tokenizer, prompt: str, task_type: str, max_tokens: int) -> Fitte
     """Render ``prompt``; if the chat text exceeds ``max_tokens``, cut the middle of the prompt."""
     text = render(tokenizer, prompt, task_type)
     ids = _encode(tokenizer, text)
-    content = _encode(tokenizer, prompt)
     if len(ids) <= max_tokens:
-        return FittedPrompt(text, ids, len(content), False)
+        return FittedPrompt(text, ids, False)
+    content = _encode(tokenizer, prompt)  # only a prompt that must be cut is encoded on its own
     overhead = len(ids) - len(content) + len(_encode(tokenizer, CUT_MARKER))
     excess = 0
     for _ in range(8):  # re-encoding the joined text can merge tokens at the seams: retry tighter
@@ -82,6 +82,6 @@ def fit_prompt(tokenizer, prompt: str, task_type: str, max_tokens: int) -> Fitte
         text = render(tokenizer, short, task_type)
         ids = _encode(tokenizer, text)
         if len(ids) <= max_tokens:
-            return FittedPrompt(text, ids, len(content), True)
+            return FittedPrompt(text, ids, True, len(content))
         excess += len(ids) - max_tokens + 4
     raise ValueError(f"could not shorten a {len(content)}-token prompt to {max_tokens} tokens")

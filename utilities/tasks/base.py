@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable
 
 from utilities.decoding import DecodeSpec, TokenTable
@@ -79,12 +80,20 @@ class PromptInfo:
     instruction: str  # lower-cased, NFKC, whitespace collapsed, without the list's lines and quoted text
     options: tuple[int, ...]  # numbers of the last numbered list, e.g. (0, 1, 2, 3) or (1, ..., 15)
     option_texts: tuple[str, ...]
-    requested_count: int | None  # "select three ..." -> 3
-    scale: tuple[int, int] | None  # "on a scale of 1 to 5" -> (1, 5)
 
     @property
     def n_candidates(self) -> int:
         return len(self.options)
+
+    @cached_property
+    def requested_count(self) -> int | None:
+        """How many items the prompt asks for: "select three ..." -> 3 (read when first asked)."""
+        return _requested_count(self.instruction, len(self.options))
+
+    @cached_property
+    def scale(self) -> tuple[int, int] | None:
+        """A rating scale: "on a scale of 1 to 5" -> (1, 5) (read when first asked)."""
+        return _scale(self.instruction)
 
 
 # How strongly a prompt asks for a task type (``Task.asks_for``); the router takes the strongest,
@@ -213,8 +222,6 @@ def analyse(prompt: str) -> PromptInfo:
         instruction=instruction,
         options=options,
         option_texts=option_texts,
-        requested_count=_requested_count(instruction, len(options)),
-        scale=_scale(instruction),
     )
 
 

@@ -35,9 +35,15 @@ FREE_TEXT = [re.compile(p) for p in (
 )]
 
 
+# Words every FREE_TEXT match contains: a cheap test that skips the patterns for most prompts.
+_HINT = re.compile(r"writ|generat|compos|creat|draft|produce|come up|paraphras|explain|summar|sentence|paragraph")
+
+
 def asks_for(info: PromptInfo) -> int:
     """Explicit when the prompt asks for text ("write a query", "explain", "in one sentence"); the
     router also falls back to generation when no type is asked for at all."""
+    if not _HINT.search(info.instruction):
+        return NO
     return EXPLICIT if any_match(FREE_TEXT, info.instruction) else NO
 
 

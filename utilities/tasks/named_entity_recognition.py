@@ -40,7 +40,7 @@ _SOURCE = re.compile(
     r"|\b(?:consulta|requête|requete|suchanfrage|anfrage|titel|título|titulo|titre|titolo|reseña|avis|"
     r"bewertung|rezension|recensione|zoekopdracht|zapytani\w*|recenzj\w*)\b|クエリ|タイトル|レビュー|查询|标题|评论"
 )
-_COMMA = re.compile(r"\bcomma|\bcoma|\bvirgul|\bvirgol|\bkomma|\bprzecink|カンマ|逗号|読点")
+_COMMA = re.compile(r"\b(?:comma|coma|virgul|virgol|komma|przecink)|カンマ|逗号|読点")
 _PLURAL_ATTRIBUTE = (
     r"(?:brands|colou?rs|materials|sizes|product types|flavou?rs|keywords|attributes|models|styles|audiences)"
 )
