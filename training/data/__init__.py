@@ -1,0 +1,11 @@
+"""The training set: readers of the seven public sources, 38 registered dataset builders, blends.
+
+    python -m training.data list
+    python -m training.data build --sources DIR --out DIR [--blend NAME] [--only NAME ...]
+
+Layout: ``sources.py`` (what each source's reader yields), ``readers.py`` (the on-disk formats),
+``registry.py`` (``@register`` and the ``Builder`` protocol), ``rows.py`` (questions -> chat rows,
+rendered by the inference pipeline's own ``utilities.prompting``), ``builders/`` (one module per
+source), ``build.py`` (sample, look up, emit, write), ``blends.py`` (named mixtures),
+``synthetic.py`` (LLM-made data through the project's engines).
+"""

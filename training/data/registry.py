@@ -1,0 +1,93 @@
+"""The dataset registry: ``@register`` a ``Builder`` under its name, source, task type and seed size.
+
+A builder turns seeds sampled from a source's index into ShopBench-style questions::
+
+    @register("esci_query_product_ranking", source="esci", task_type="ranking", size=16_728)
+    class QueryProductRanking(Builder):
+        '''Rank 5 products for a query (dev task12). Source, licence, one example, quirks.'''
+        instructions = ("...{query}...", "...")          # several wordings, picked per question
+
+        def seeds(self, index, rng, n): ...               # n seeds, deterministic for rng
+        def needs(self, seed): ...                        # lookup keys (default: none)
+        def question(self, seed, lookup, rng): ...        # a Question, or raise Skip("reason")
+
+The build (``training/data/build.py``) calls them in that order; ``rows.py`` has the shared
+helpers (numbered lists, shuffled options, answers in the official formats).
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any, ClassVar, Hashable, Iterable, Mapping
+
+from training.data.sources import SOURCES
+from utilities.tasks import TASK_TYPES
+
+
+@dataclass(frozen=True)
+class Question:
+    prompt: str
+    answer: str
+
+
+class Skip(Exception):
+    """This seed gives no question; the message is the reason, counted in the build's report."""
+
+
+class Builder:
+    name: ClassVar[str]
+    source: ClassVar[str]
+    task_type: ClassVar[str]
+    size: ClassVar[int]  # the seed size of the winners' dataset (DATASETS.md)
+    instructions: ClassVar[tuple[str, ...]] = ()
+
+    def seeds(self, index: Any, rng: random.Random, n: int) -> list:
+        raise NotImplementedError
+
+    def needs(self, seed: Any) -> Iterable[Hashable]:
+        return ()
+
+    def question(self, seed: Any, lookup: Mapping, rng: random.Random) -> Question:
+        raise NotImplementedError
+
+    @property
+    def is_multiple_choice(self) -> bool:
+        return self.task_type == "multiple-choice"
+
+
+DATASETS: dict[str, type[Builder]] = {}
+
+
+def register(name: str, *, source: str, task_type: str, size: int):
+    """Class decorator: add a builder to ``DATASETS`` with its name, source, task type and size."""
+    if source not in SOURCES:
+        raise ValueError(f"{name}: unknown source {source!r}; known: {', '.join(SOURCES)}")
+    if task_type not in TASK_TYPES:
+        raise ValueError(f"{name}: unknown task type {task_type!r}; known: {', '.join(TASK_TYPES)}")
+
+    def decorate(cls: type[Builder]) -> type[Builder]:
+        if name in DATASETS:
+            raise ValueError(f"dataset {name!r} is registered twice")
+        if not (cls.__doc__ or "").strip():
+            raise ValueError(f"{name}: a builder's docstring names its source, licence, an example and quirks")
+        cls.name, cls.source, cls.task_type, cls.size = name, source, task_type, size
+        DATASETS[name] = cls
+        return cls
+
+    return decorate
+
+
+def load_builders() -> dict[str, type[Builder]]:
+    """Import every builder module (which registers its builders) and return the registry."""
+    import importlib
+    import pkgutil
+
+    import training.data.builders as package
+
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{module.name}")
+    return DATASETS
+
+
+def summary(cls: type[Builder]) -> str:
+    return (cls.__doc__ or "").strip().splitlines()[0]

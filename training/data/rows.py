@@ -1,0 +1,114 @@
+"""From a question to a training row, and the helpers builders share to write questions.
+
+A row is the chat the model trains on, made by ``utilities.prompting.messages``: the same system
+prompt per task type and the same user text as at inference, so rendering a row with the
+tokenizer's chat template gives the inference prompt byte for byte, followed by the answer::
+
+    {"messages": [system, user, assistant], "dataset": ..., "task_type": ..., "source": ...}
+
+Every row is checked before it is written: the official parser reads its answer, the answer is
+well formed for its type (an offered option, a permutation of the listed candidates, distinct
+listed numbers), and the router sends its prompt to the builder's task type, so that inference
+gives it the system prompt it was trained with.
+"""
+from __future__ import annotations
+
+import random
+from typing import Hashable, Iterable, Sequence, TypeVar
+
+from training.data.registry import Builder, Question, Skip
+from utilities.parsers import parse
+from utilities.prompting import messages
+from utilities.routing import route
+
+T = TypeVar("T")
+
+
+# ---- writing questions --------------------------------------------------------------------------
+
+def numbered(items: Sequence[str], start: int = 1) -> str:
+    """"1. a\\n2. b" (``start=0`` for multiple-choice options)."""
+    return "\n".join(f"{i}. {one_line(item)}" for i, item in enumerate(items, start=start))
+
+
+def one_line(text: str) -> str:
+    """Whitespace collapsed, so that an item never spans lines of a numbered list."""
+    return " ".join(str(text).split())
+
+
+def shuffled_options(correct: T, distractors: Sequence[T], rng: random.Random) -> tuple[list[T], int]:
+    """The options in a seeded random order, and the index of the correct one."""
+    options = [correct, *distractors]
+    order = list(range(len(options)))
+    rng.shuffle(order)
+    return [options[i] for i in order], order.index(0)
+
+
+def pick_distinct(pool: Sequence[T], k: int, rng: random.Random, exclude: Iterable[Hashable] = (),
+                  key=lambda x: x) -> list[T]:
+    """``k`` items of ``pool`` whose keys differ from each other and from the keys in ``exclude``;
+    Skip if the pool does not hold that many."""
+    out: list[T] = []
+    seen = set(exclude)  # keys
+    for _ in range(max(50, 10 * k)):  # sample rather than shuffle: pools hold millions of ids
+        if len(out) == k or not pool:
+            break
+        item = pool[rng.randrange(len(pool))]
+        k_item = key(item)
+        if k_item not in seen:
+            seen.add(k_item)
+            out.append(item)
+    if len(out) < k:
+        raise Skip(f"fewer than {k} distinct distractors")
+    return out
+
+
+def choose(rng: random.Random, wordings: Sequence[str], **fields) -> str:
+    """One of a builder's instruction wordings, filled in."""
+    return rng.choice(wordings).format(**fields)
+
+
+def ranking_answer(relevance: Sequence[float]) -> str:
+    """The 1-based candidate numbers from most to least relevant (ties keep the listed order)."""
+    order = sorted(range(len(relevance)), key=lambda i: -relevance[i])
+    return ", ".join(str(i + 1) for i in order)
+
+
+def numbers_answer(numbers: Iterable[int]) -> str:
+    return ", ".join(str(n) for n in numbers)
+
+
+# ---- checking and writing rows ------------------------------------------------------------------
+
+def check(builder: type[Builder] | Builder, q: Question) -> None:
+    """Skip a question whose answer the official rules would not read as intended."""
+    task_type = builder.task_type
+    r = route(q.prompt, task_type == "multiple-choice")
+    if r.task_type != task_type:
+        raise Skip(f"the router reads the prompt as {r.task_type}")
+    parsed = parse(task_type, q.answer)
+    listed = set(r.info.options)
+    if task_type == "multiple-choice":
+        if parsed == -1 or (listed and parsed not in listed) or len(q.answer.strip()) != 1:
+            raise Skip("the answer is not one offered option digit")
+    elif task_type == "ranking":
+        numbers = [int(x) for x in q.answer.split(",")]
+        if sorted(numbers) != sorted(listed) or not parsed:
+            raise Skip("the answer is not a permutation of the listed candidates")
+    elif task_type == "retrieval":
+        if not parsed or len(set(parsed)) != len(parsed) or not set(parsed) <= listed:
+            raise Skip("the answer is not distinct listed numbers")
+    elif task_type == "named_entity_recognition":
+        if not parsed:
+            raise Skip("the answer has no entity")
+    elif not parsed:
+        raise Skip("the answer is empty")
+
+
+def to_row(builder: type[Builder] | Builder, q: Question) -> dict:
+    return {
+        "messages": messages(q.prompt, builder.task_type, q.answer),
+        "dataset": builder.name,
+        "task_type": builder.task_type,
+        "source": builder.source,
+    }
