@@ -81,7 +81,10 @@ def build(sources_dir: Path, out_dir: Path, names: list[str] | None = None, size
             builder = cls()
             wanted = (sizes or {}).get(cls.name, cls.size)
             rng = random.Random(f"{seed}:{cls.name}")
-            seeds = builder.seeds(data.index, rng, wanted)
+            try:
+                seeds = builder.seeds(data.index, rng, wanted)
+            except Skip as why:  # the source holds nothing this builder can use
+                seeds, reports[cls.name] = [], DatasetReport(cls.name, source, cls.task_type, wanted, note=str(why))
             planned.append((builder, rng, seeds, wanted))
         keys: set = set()
         for builder, _, seeds, _ in planned:
@@ -89,7 +92,7 @@ def build(sources_dir: Path, out_dir: Path, names: list[str] | None = None, size
                 keys.update(builder.needs(s))
         lookup = data.lookup(keys) if keys else {}
         for builder, rng, seeds, wanted in planned:
-            report = reports[builder.name] = DatasetReport(builder.name, source, builder.task_type, wanted)
+            report = reports.setdefault(builder.name, DatasetReport(builder.name, source, builder.task_type, wanted))
             rows = []
             for s in tqdm(seeds, desc=builder.name, unit="q", disable=not progress, leave=False):
                 try:
@@ -100,7 +103,7 @@ def build(sources_dir: Path, out_dir: Path, names: list[str] | None = None, size
                     continue
                 rows.append(to_row(builder, q))
             report.rows = len(rows)
-            if len(seeds) < wanted:
+            if len(seeds) < wanted and not report.note:
                 report.note = f"the input holds {len(seeds)} seeds for {wanted} wanted"
             write_jsonl(out_dir / f"{builder.name}.jsonl", rows)
     manifest = {

@@ -20,6 +20,7 @@ from training.data.registry import Builder, Question, Skip
 from utilities.parsers import parse
 from utilities.prompting import messages
 from utilities.routing import route
+from utilities.tasks.multiple_choice import offered
 
 T = TypeVar("T")
 
@@ -58,8 +59,11 @@ def pick_distinct(pool: Sequence[T], k: int, rng: random.Random, exclude: Iterab
         if k_item not in seen:
             seen.add(k_item)
             out.append(item)
-    if len(out) < k:
-        raise Skip(f"fewer than {k} distinct distractors")
+    if len(out) < k:  # unlucky draws or a small pool: pick from the distinct remainder, exactly
+        rest = list({key(x): x for x in pool if key(x) not in seen}.values())
+        if len(out) + len(rest) < k:
+            raise Skip(f"fewer than {k} distinct distractors")
+        out += rng.sample(rest, k - len(out))
     return out
 
 
@@ -89,7 +93,7 @@ def check(builder: type[Builder] | Builder, q: Question) -> None:
     parsed = parse(task_type, q.answer)
     listed = set(r.info.options)
     if task_type == "multiple-choice":
-        if parsed == -1 or (listed and parsed not in listed) or len(q.answer.strip()) != 1:
+        if len(q.answer.strip()) != 1 or parsed not in offered(r.info):
             raise Skip("the answer is not one offered option digit")
     elif task_type == "ranking":
         numbers = [int(x) for x in q.answer.split(",")]

@@ -51,9 +51,8 @@ def _parquet(path: Path, stats: ReadStats) -> list[MMLUQuestion]:
 
     table = pq.read_table(path)
     if table.column_names == ["train"]:  # the standalone auxiliary_train config: one struct column
-        table = table.column("train").combine_chunks().flatten()
-        table = {name: table.field(name).to_pylist() for name in ("question", "subject", "choices", "answer")}
-        rows = zip(*(table[k] for k in ("question", "subject", "choices", "answer")))
+        struct = table.column("train").combine_chunks()
+        rows = zip(*(struct.field(k).to_pylist() for k in ("question", "subject", "choices", "answer")))
     else:
         missing = {"question", "choices", "answer"} - set(table.column_names)
         if missing:
