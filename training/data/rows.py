@@ -45,22 +45,31 @@ def shuffled_options(correct: T, distractors: Sequence[T], rng: random.Random) -
     return [options[i] for i in order], order.index(0)
 
 
-def pick_distinct(pool: Sequence[T], k: int, rng: random.Random, exclude: Iterable[Hashable] = (),
-                  key=lambda x: x) -> list[T]:
-    """``k`` items of ``pool`` whose keys differ from each other and from the keys in ``exclude``;
-    Skip if the pool does not hold that many."""
+def sample_distinct(pool: Sequence[T], k: int, rng: random.Random, exclude: Iterable[Hashable] = (),
+                    key=lambda x: x) -> list[T]:
+    """Up to ``k`` items of ``pool`` with distinct keys, none in ``exclude``, drawn at random (never a
+    shuffle of the pool: pools hold up to millions of ids); fewer when the draws come up short."""
     out: list[T] = []
     seen = set(exclude)  # keys
-    for _ in range(max(50, 10 * k)):  # sample rather than shuffle: pools hold millions of ids
+    for _ in range(20 * k + 20):
         if len(out) == k or not pool:
             break
         item = pool[rng.randrange(len(pool))]
-        k_item = key(item)
-        if k_item not in seen:
-            seen.add(k_item)
+        if key(item) not in seen:
+            seen.add(key(item))
             out.append(item)
+    return out
+
+
+def pick_distinct(pool: Sequence[T], k: int, rng: random.Random, exclude: Iterable[Hashable] = (),
+                  key=lambda x: x) -> list[T]:
+    """Exactly ``k`` items of ``pool`` with distinct keys, none in ``exclude``; Skip if the pool does
+    not hold that many."""
+    exclude = set(exclude)
+    out = sample_distinct(pool, k, rng, exclude, key)
     if len(out) < k:  # unlucky draws or a small pool: pick from the distinct remainder, exactly
-        rest = list({key(x): x for x in pool if key(x) not in seen}.values())
+        taken = exclude | {key(x) for x in out}
+        rest = list({key(x): x for x in pool if key(x) not in taken}.values())
         if len(out) + len(rest) < k:
             raise Skip(f"fewer than {k} distinct distractors")
         out += rng.sample(rest, k - len(out))

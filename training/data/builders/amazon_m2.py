@@ -24,7 +24,7 @@ import re
 from typing import Iterable, Mapping, Sequence
 
 from training.data.registry import Builder, Question, Skip, register
-from training.data.rows import choose, numbered, numbers_answer, one_line, shuffled_options
+from training.data.rows import choose, numbered, numbers_answer, one_line, sample_distinct, shuffled_options
 from training.data.sources import M2Index, M2Product, M2Session
 
 LANGUAGE = {"DE": "German", "JP": "Japanese", "UK": "English", "ES": "Spanish", "FR": "French", "IT": "Italian"}
@@ -72,20 +72,8 @@ def norm(text: str) -> str:
 
 
 def sample_ids(pool: Sequence[str], k: int, rng: random.Random, exclude: Iterable[str] = ()) -> list[str]:
-    """Up to ``k`` distinct ids of ``pool`` not in ``exclude`` (sampling, never a shuffle of the pool:
-    a locale holds hundreds of thousands of ids)."""
-    out: list[str] = []
-    seen = set(exclude)
-    if not pool:
-        return out
-    for _ in range(20 * k + 20):
-        if len(out) == k:
-            break
-        pid = pool[rng.randrange(len(pool))]
-        if pid not in seen:
-            seen.add(pid)
-            out.append(pid)
-    return out
+    """Up to ``k`` distinct ids of ``pool`` not in ``exclude``."""
+    return sample_distinct(pool, k, rng, exclude)
 
 
 def locales_by_size(index: M2Index, minimum: int = 1) -> tuple[list[str], list[int]]:

@@ -28,7 +28,9 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 from training.data.registry import Builder, Question, Skip, register
-from training.data.rows import choose, numbered, numbers_answer, one_line, ranking_answer, shuffled_options
+from training.data.rows import (
+    choose, numbered, numbers_answer, one_line, ranking_answer, sample_distinct, shuffled_options,
+)
 from training.data.sources import ESCI_RELEVANCE, EsciIndex, EsciProduct
 
 LABELS = ("E", "S", "C", "I")
@@ -189,19 +191,8 @@ def judgments(index: EsciIndex, keys: Iterable[tuple[str, str]]) -> dict[tuple[s
 
 def random_products(index: EsciIndex, locale: str, k: int, rng: random.Random,
                     exclude: Iterable[str] = ()) -> list[str]:
-    """Up to ``k`` distinct random product ids of ``locale``, none in ``exclude`` (sampled, not
-    shuffled: a locale holds up to a million ids)."""
-    pool = index.products_by_locale.get(locale) or []
-    seen = set(exclude)
-    out: list[str] = []
-    for _ in range(10 * k + 20):
-        if len(out) == k or not pool:
-            break
-        pid = pool[rng.randrange(len(pool))]
-        if pid not in seen:
-            seen.add(pid)
-            out.append(pid)
-    return out
+    """Up to ``k`` distinct random product ids of ``locale``, none in ``exclude``."""
+    return sample_distinct(index.products_by_locale.get(locale) or [], k, rng, exclude)
 
 
 def random_queries(index: EsciIndex, pool: Sequence[int], k: int, rng: random.Random, avoid: set[str]) -> list[str]:
