@@ -1,5 +1,6 @@
 """The five tracks of ShopBench: challenge id, time limit, the dev questions' track field, and the
-checkpoint folder and wise-ft alpha of the 1st-place recipe (iteration 2, REFERENCE.md section 5).
+checkpoint folder, blends and wise-ft alphas of the 1st-place recipe's two fine-tuning iterations
+(REFERENCE.md section 5).
 
 One table, read by the model (which checkpoint), the local evaluator (which rows, which time limit)
 and the submission tool (which ``challenge_id`` goes into ``aicrowd.json``).
@@ -18,6 +19,8 @@ class Track:
     wise_ft_alpha: float  # scale of the LoRA delta in the submitted weights (iteration 2)
     blend: str  # training blend of iteration 2
     leaderboard: float  # the 1st-place score (Team NVIDIA)
+    round1_alpha: float  # wise-ft alpha of iteration 1, whose merged weights iteration 2 starts from
+    round1_blend: str  # training blend of iteration 1
 
     @property
     def checkpoint(self) -> str:
@@ -36,15 +39,15 @@ CHECKPOINTS = {
 
 TRACKS: dict[int, Track] = {t.number: t for t in (
     Track(1, "understanding shopping concepts", "amazon-kdd-cup-24-understanding-shopping-concepts",
-          70 * 60, 0.75, "v9b", 83.3),
+          70 * 60, 0.75, "v9b", 83.3, 0.56, "v8"),
     Track(2, "shopping knowledge reasoning", "amazon-kdd-cup-24-shopping-knowledge-reasoning",
-          20 * 60, 0.5, "v7b", 79.1),
+          20 * 60, 0.5, "v7b", 79.1, 1.0, "v7"),
     Track(3, "user behavior alignment", "amazon-kdd-cup-24-user-behavior-alignment",
-          30 * 60, 0.25, "v9b", 74.6),
+          30 * 60, 0.25, "v9b", 74.6, 0.56, "v8"),
     Track(4, "multi-lingual abilities", "amazon-kdd-cup-24-multi-lingual-abilities",
-          20 * 60, 0.5, "v7b", 76.1),
+          20 * 60, 0.5, "v7b", 76.1, 1.0, "v7"),
     Track(5, "all-around", "amazon-kdd-cup-24-all-around",
-          140 * 60, 0.25, "v9b", 78.8),
+          140 * 60, 0.25, "v9b", 78.8, 0.56, "v8"),
 )}
 ALL_AROUND = 5  # Track 5 holds every question; its score is the mean of Tracks 1-4
 PER_SAMPLE_LIMIT_S = 10  # the grader's limit per question, enforced per batch (16 -> 160 s)
