@@ -1,0 +1,113 @@
+"""Step folders of the weights pipeline: atomic outputs, manifests with file hashes, tokenizer files.
+
+Every step (finetune, average_adapters, wise_ft, merge, pad_mlp, quantize_awq) writes its output
+folder atomically (``OUT.partial``, renamed when complete) with a ``manifest.json``:
+``{"step", "inputs": {name: {"path", "sha256": {file: hash}}}, "params", "outputs", "seconds"}``.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Iterator, Sequence
+
+MANIFEST = "manifest.json"
+TOKENIZER_FILES = (  # what a Hugging Face model folder's tokenizer and generation settings live in
+    "tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt", "special_tokens_map.json",
+    "added_tokens.json", "tokenizer.model", "chat_template.jinja", "chat_template.json",
+    "generation_config.json", "LICENSE",
+)
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")  # a PEFT LoRA folder's content
+HASH_CHUNK = 16 * 2**20
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def folder_record(folder: str | Path, path_label: str | Path | None = None,
+                  only: Sequence[str] | None = None) -> dict:
+    """``{"path", "sha256": {relative name: sha256}}`` of every file in a folder (its own
+    manifest.json excepted), of the files named in ``only`` (an adapter's two files, not the
+    optimizer state a checkpoint-N folder also holds), or of one file."""
+    folder = Path(folder)
+    if folder.is_file():
+        folder, only = folder.parent, [folder.name]
+    if only is not None:
+        files = sorted(folder / name for name in only)
+    else:
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+    total = sum(p.stat().st_size for p in files)
+    hashes = {}
+    progress = progress_bar(total=total, unit="B", unit_scale=True, desc=f"sha256 {folder.name}",
+                         disable=total < 2**30)  # a bar only where hashing takes a while (> 1 GB)
+    for p in files:
+        hashes[p.relative_to(folder).as_posix()] = sha256_file(p)
+        progress.update(p.stat().st_size)
+    progress.close()
+    return {"path": str(path_label if path_label is not None else folder), "sha256": hashes}
+
+
+@contextlib.contextmanager
+def step_output(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
+    """Yield ``OUT.partial`` (created empty) to write into; rename it to ``OUT`` when the block ends
+    without error, so ``OUT`` exists only complete. A failed step leaves no folder behind."""
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+    partial = out.with_name(out.name + ".partial")
+    if partial.exists():
+        shutil.rmtree(partial)  # a previous run that died midway
+    partial.mkdir(parents=True)
+    try:
+        yield partial
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    if out.exists():
+        shutil.rmtree(out)
+    partial.rename(out)
+
+
+def write_manifest(folder: Path, step: str, inputs: dict[str, str | Path | tuple[str | Path, Sequence[str]]],
+                   params: dict, started: float, final_path: str | Path) -> dict:
+    """Write ``folder/manifest.json``: {"step", "inputs": {name: folder record}, "params",
+    "outputs": folder record of ``folder`` under its final path, "seconds"}. An input is a folder,
+    or (folder, the file names that matter)."""
+    records = {}
+    for name, p in inputs.items():
+        path, only = p if isinstance(p, tuple) else (p, None)
+        records[name] = folder_record(path, only=only)
+    manifest = {
+        "step": step,
+        "inputs": records,
+        "params": params,
+        "outputs": folder_record(folder, path_label=final_path),
+        "seconds": round(time.time() - started, 3),
+    }
+    (Path(folder) / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+    return manifest
+
+
+def copy_tokenizer_files(src: str | Path, dst: str | Path) -> list[str]:
+    """Copy the tokenizer files and generation_config.json of ``src`` byte for byte; return their names."""
+    copied = []
+    for name in TOKENIZER_FILES:
+        if (Path(src) / name).is_file():
+            shutil.copyfile(Path(src) / name, Path(dst) / name)
+            copied.append(name)
+    return copied
+
+
+def progress_bar(**kwargs):
+    from tqdm.auto import tqdm
+
+    return tqdm(file=sys.stderr, **kwargs)
