@@ -10,6 +10,7 @@ byte-identical files.
 from __future__ import annotations
 
 import json
+import math
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -35,6 +36,12 @@ class DatasetReport:
     def as_dict(self) -> dict:
         return {"name": self.name, "source": self.source, "task_type": self.task_type, "wanted": self.wanted,
                 "rows": self.rows, "skipped": dict(self.skipped), "note": self.note}
+
+
+def spare_seeds(wanted: int) -> int:
+    """Seeds drawn beyond ``wanted`` to replace skipped ones: at full scale builders skip up to
+    ~11% of their seeds (missing descriptions, brands, metadata; benchmarks/training_data.py)."""
+    return max(20, math.ceil(0.15 * wanted))
 
 
 def open_source(name: str, sources_dir: Path, seed: int) -> SourceData | None:
@@ -81,8 +88,8 @@ def build(sources_dir: Path, out_dir: Path, names: list[str] | None = None, size
             builder = cls()
             wanted = (sizes or {}).get(cls.name, cls.size)
             rng = random.Random(f"{seed}:{cls.name}")
-            try:
-                seeds = builder.seeds(data.index, rng, wanted)
+            try:  # spare seeds stand in for skipped ones; the question loop stops at ``wanted`` rows
+                seeds = builder.seeds(data.index, rng, wanted + spare_seeds(wanted))
             except Skip as why:  # the source holds nothing this builder can use
                 seeds, reports[cls.name] = [], DatasetReport(cls.name, source, cls.task_type, wanted, note=str(why))
             planned.append((builder, rng, seeds, wanted))
@@ -95,6 +102,8 @@ def build(sources_dir: Path, out_dir: Path, names: list[str] | None = None, size
             report = reports.setdefault(builder.name, DatasetReport(builder.name, source, builder.task_type, wanted))
             rows = []
             for s in tqdm(seeds, desc=builder.name, unit="q", disable=not progress, leave=False):
+                if len(rows) == wanted:
+                    break
                 try:
                     q = builder.question(s, lookup, rng)
                     check(builder, q)
@@ -103,7 +112,7 @@ def build(sources_dir: Path, out_dir: Path, names: list[str] | None = None, size
                     continue
                 rows.append(to_row(builder, q))
             report.rows = len(rows)
-            if len(seeds) < wanted and not report.note:
+            if len(rows) < wanted and len(seeds) < wanted + spare_seeds(wanted) and not report.note:
                 report.note = f"the input holds {len(seeds)} seeds for {wanted} wanted"
             write_jsonl(out_dir / f"{builder.name}.jsonl", rows)
     manifest = {

@@ -22,6 +22,7 @@ Shared rules of this module:
 """
 from __future__ import annotations
 
+import functools
 import random
 import re
 from dataclasses import dataclass
@@ -82,9 +83,10 @@ def compact(text: str) -> str:
     return "".join(ch for ch in str(text).casefold() if ch.isalnum())
 
 
-def _trigrams(text: str) -> set[str]:
+@functools.lru_cache(maxsize=1 << 16)  # the same titles and bullets are compared again and again
+def _trigrams(text: str) -> frozenset[str]:
     t = norm(text)
-    return {t[i:i + 3] for i in range(max(1, len(t) - 2))}
+    return frozenset(t[i:i + 3] for i in range(max(1, len(t) - 2)))
 
 
 def similarity(a: str, b: str) -> float:

@@ -41,6 +41,7 @@ import random
 import re
 from pathlib import Path
 
+from training.data.readers import rows_with_ids
 from training.data.sources import M2Index, M2Product, M2Session, ReadStats, SourceData
 
 LOCALES = ("DE", "JP", "UK", "ES", "FR", "IT")
@@ -267,23 +268,17 @@ def _clean(value: str) -> str:
 
 def read_products(paths: list[Path], keys: set, stats: ReadStats) -> dict[tuple[str, str], M2Product]:
     """The products of ``keys`` ((locale, id) pairs) in one streaming pass; rows were counted by the index."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     wanted = {k for k in keys if isinstance(k, tuple) and len(k) == 2}
     if not wanted:
         return {}
-    value_set = pa.array(sorted({pid for _, pid in wanted}), type=pa.string())
+    ids = {pid for _, pid in wanted}
     out: dict[tuple[str, str], M2Product] = {}
     for path in paths:
         columns = [c for c in PRODUCT_COLUMNS if c in _header(path)]
         if not {"id", "locale", "title"} <= set(columns):
             continue
         for batch in _open_csv(path, {c: 0 for c in columns}, lambda row: "skip"):
-            mask = pc.is_in(batch.column("id"), value_set=value_set)
-            if not pc.any(mask).as_py():
-                continue
-            for row in batch.filter(mask).to_pylist():
+            for row in rows_with_ids(batch, "id", ids):
                 key = (row["locale"].strip(), row["id"].strip())
                 title = _clean(row["title"])
                 if key not in wanted or key in out or not title:

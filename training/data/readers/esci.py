@@ -39,6 +39,7 @@ import html
 import re
 from pathlib import Path
 
+from training.data.readers import rows_with_ids
 from training.data.sources import ESCI_RELEVANCE, EsciIndex, EsciProduct, EsciQuery, ReadStats, SourceData
 
 EXAMPLES = "shopping_queries_dataset_examples.parquet"
@@ -51,6 +52,10 @@ EXAMPLE_COLUMNS = ("query_id", "query", "product_id", "product_locale", "esci_la
 PRODUCT_COLUMNS = ("product_id", "product_title", "product_description", "product_bullet_point",
                    "product_brand", "product_color", "product_locale")
 
+# Texts are kept to these lengths in memory: no builder shows more than 900 characters of a
+# description or 250 of a bullet, and ~800k looked-up products must fit the build's 4 GB.
+KEEP_DESCRIPTION = 2000
+KEEP_BULLET = 500
 _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
 _SPACE = re.compile(r"\s+")
 
@@ -150,8 +155,6 @@ def read_index(path: Path, stats: ReadStats) -> EsciIndex:
 
 def read_products(path: Path | None, keys: set, stats: ReadStats) -> dict[tuple[str, str], EsciProduct]:
     """The products of ``keys`` ((locale, product_id) pairs), in one streaming pass over the file."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     wanted = {k for k in keys if isinstance(k, tuple) and len(k) == 2}
@@ -166,15 +169,12 @@ def read_products(path: Path | None, keys: set, stats: ReadStats) -> dict[tuple[
         stats.skip(f"{path.name}: no product_id, product_locale or product_title column")
         return {}
     columns = [c for c in PRODUCT_COLUMNS if c in names]
-    value_set = pa.array(sorted({pid for _, pid in wanted}), type=pa.string())
+    ids = {pid for _, pid in wanted}
     out: dict[tuple[str, str], EsciProduct] = {}
     seen: set = set()
     for batch in pf.iter_batches(batch_size=BATCH_SIZE, columns=columns):
         stats.rows += batch.num_rows
-        mask = pc.is_in(batch.column("product_id").cast(pa.string()), value_set=value_set)
-        if not pc.any(mask).as_py():
-            continue
-        for row in batch.filter(mask).to_pylist():
+        for row in rows_with_ids(batch, "product_id", ids):
             key = (row.get("product_locale"), row["product_id"])
             if key not in wanted:
                 continue
@@ -188,8 +188,8 @@ def read_products(path: Path | None, keys: set, stats: ReadStats) -> dict[tuple[
                 continue
             out[key] = EsciProduct(
                 product_id=key[1], locale=key[0], title=title,
-                description=clean_text(row.get("product_description")),
-                bullet_points=bullet_points(row.get("product_bullet_point")),
+                description=clean_text(row.get("product_description"))[:KEEP_DESCRIPTION],
+                bullet_points=tuple(b[:KEEP_BULLET] for b in bullet_points(row.get("product_bullet_point"))),
                 brand=clean_text(row.get("product_brand")), color=clean_text(row.get("product_color")))
     for _ in wanted - seen:
         stats.skip("requested product not in the products file")
