@@ -1506,11 +1506,16 @@ def _instrumented_build(stages_path: Path, build_argv: list[str]) -> None:
     writes = build_module.write_jsonl
 
     def write_jsonl(path, rows):
+        # rows stream from the builder while they are written: the write's own time is what the
+        # call took beyond the questions, checks and rendering it drove
         start = clock()
+        driven = sum(totals[k] for k in ("question", "check (route + parse)", "render (chat messages)"))
         questions_start = since_last_event()  # the previous stage ended where this dataset's questions began
-        writes(path, rows)
-        totals["write"] += clock() - start
+        n = writes(path, rows)
+        driven = sum(totals[k] for k in ("question", "check (route + parse)", "render (chat messages)")) - driven
+        totals["write"] += clock() - start - driven
         event(f"{Path(path).stem}: questions + write", questions_start)
+        return n
     build_module.write_jsonl = write_jsonl
     for cls in load_builders().values():
         for method, key in (("seeds", "seeds"), ("needs", "needs"), ("question", "question")):

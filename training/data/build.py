@@ -15,6 +15,7 @@ import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable, Iterator
 
 from tqdm.auto import tqdm
 
@@ -38,6 +39,33 @@ class DatasetReport:
                 "rows": self.rows, "skipped": dict(self.skipped), "note": self.note}
 
 
+def checked_rows(builder: Builder, seeds: list, lookup, rng: random.Random, wanted: int,
+                 report: DatasetReport, progress: bool) -> Iterator[dict]:
+    """The rows of ``builder``'s seeds that pass the checks, until ``wanted``; skips counted in ``report``."""
+    made = 0
+    for s in tqdm(seeds, desc=builder.name, unit="q", disable=not progress, leave=False):
+        if made == wanted:
+            return
+        try:
+            q = builder.question(s, lookup, rng)
+            check(builder, q)
+        except Skip as why:
+            report.skipped[str(why)] += 1
+            continue
+        made += 1
+        yield to_row(builder, q)
+
+
+def write_jsonl(path: Path, rows: Iterable[dict]) -> int:
+    """Stream ``rows`` into ``path`` as JSON Lines; the number written."""
+    n = 0
+    with open(path, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
+    return n
+
+
 def spare_seeds(wanted: int) -> int:
     """Seeds drawn beyond ``wanted`` to replace skipped ones: at full scale builders skip up to
     ~11% of their seeds (missing descriptions, brands, metadata; benchmarks/training_data.py)."""
@@ -52,12 +80,6 @@ def open_source(name: str, sources_dir: Path, seed: int) -> SourceData | None:
     if not folder.is_dir():
         return None
     return readers.OPENERS[name](folder, ReadStats(name), seed=seed)
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def build(sources_dir: Path, out_dir: Path, names: list[str] | None = None, sizes: dict[str, int] | None = None,
@@ -100,21 +122,10 @@ def build(sources_dir: Path, out_dir: Path, names: list[str] | None = None, size
         lookup = data.lookup(keys) if keys else {}
         for builder, rng, seeds, wanted in planned:
             report = reports.setdefault(builder.name, DatasetReport(builder.name, source, builder.task_type, wanted))
-            rows = []
-            for s in tqdm(seeds, desc=builder.name, unit="q", disable=not progress, leave=False):
-                if len(rows) == wanted:
-                    break
-                try:
-                    q = builder.question(s, lookup, rng)
-                    check(builder, q)
-                except Skip as why:
-                    report.skipped[str(why)] += 1
-                    continue
-                rows.append(to_row(builder, q))
-            report.rows = len(rows)
-            if len(rows) < wanted and len(seeds) < wanted + spare_seeds(wanted) and not report.note:
+            rows = checked_rows(builder, seeds, lookup, rng, wanted, report, progress)
+            report.rows = write_jsonl(out_dir / f"{builder.name}.jsonl", rows)
+            if report.rows < wanted and len(seeds) < wanted + spare_seeds(wanted) and not report.note:
                 report.note = f"the input holds {len(seeds)} seeds for {wanted} wanted"
-            write_jsonl(out_dir / f"{builder.name}.jsonl", rows)
     manifest = {
         "seed": seed,
         "sources_dir": str(sources_dir),

@@ -83,7 +83,7 @@ def compact(text: str) -> str:
     return "".join(ch for ch in str(text).casefold() if ch.isalnum())
 
 
-@functools.lru_cache(maxsize=1 << 16)  # the same titles and bullets are compared again and again
+@functools.lru_cache(maxsize=1 << 12)  # the texts of one question are compared with each other again and again
 def _trigrams(text: str) -> frozenset[str]:
     t = norm(text)
     return frozenset(t[i:i + 3] for i in range(max(1, len(t) - 2)))
