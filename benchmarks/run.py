@@ -49,6 +49,8 @@ os.environ.setdefault("HF_HOME", str(REPO / ".cache" / "hf"))
 
 from tqdm.auto import tqdm  # noqa: E402
 
+from benchmarks.common import Report, cpu_model, load_average  # noqa: E402
+
 DEV_FILE = REPO / "data" / "development.json"
 BENCH_DIR = REPO / ".cache" / "bench"  # the tiny model is built in a temporary folder here
 LATEST = Path(__file__).resolve().parent / "latest.md"
@@ -62,24 +64,6 @@ D_ANSWERS = 20_000
 
 
 # ---- output ------------------------------------------------------------------------------------
-
-class Report:
-    """Prints and keeps every line (tqdm bars go to stderr and are not kept)."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def __call__(self, text: str = "") -> None:
-        print(text, flush=True)
-        self.lines.extend(str(text).split("\n"))
-
-    def table(self, header: list[str], rows: list[list]) -> None:
-        self("| " + " | ".join(header) + " |")
-        self("|" + "|".join("---" for _ in header) + "|")
-        for row in rows:
-            self("| " + " | ".join(str(c) for c in row) + " |")
-        self()
-
 
 def us(seconds: float) -> str:
     return f"{seconds * 1e6:,.1f} µs"
@@ -97,23 +81,8 @@ def yes_no(met: bool) -> str:
     return "**yes**" if met else "**NO**"
 
 
-def load_average() -> str:
-    try:
-        return ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "?"
-
-
 def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info = {"cpu": cpu, "cores": os.cpu_count()}
+    info = {"cpu": cpu_model(), "cores": os.cpu_count()}
     try:
         info["usable cores"] = len(os.sched_getaffinity(0))
     except AttributeError:

@@ -78,6 +78,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from benchmarks.common import Report, cpu_model  # noqa: E402
+
 BENCH_DIR = REPO / ".cache" / "bench"
 LATEST = Path(__file__).resolve().parent / "training_data_latest.md"
 MARKER = "GENERATED.json"
@@ -1530,22 +1532,6 @@ def _instrumented_build(stages_path: Path, build_argv: list[str]) -> None:
 
 # ---- report ---------------------------------------------------------------------------------------
 
-class Report:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def __call__(self, text: str = "") -> None:
-        print(text, flush=True)
-        self.lines.extend(str(text).split("\n"))
-
-    def table(self, header: list[str], rows: list[list]) -> None:
-        self("| " + " | ".join(header) + " |")
-        self("|" + "|".join("---" for _ in header) + "|")
-        for row in rows:
-            self("| " + " | ".join(str(c) for c in row) + " |")
-        self()
-
-
 def _gb(kb: float) -> str:
     return f"{kb / 2 ** 20:.2f} GB"
 
@@ -1555,13 +1541,8 @@ def _mmss(seconds: float) -> str:
 
 
 def _machine() -> str:
-    cpu = "?"
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     mem = (_rss_kb_total() or 0) / 2 ** 20
-    return (f"cpu: {cpu}; cores: {os.cpu_count()}; usable cores: {len(os.sched_getaffinity(0))}; RAM: {mem:.0f} GB; "
+    return (f"cpu: {cpu_model()}; cores: {os.cpu_count()}; usable cores: {len(os.sched_getaffinity(0))}; RAM: {mem:.0f} GB; "
             f"python: {platform.python_version()}; pyarrow: {pa.__version__}; numpy: {np.__version__}")
 
 
