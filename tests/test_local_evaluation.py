@@ -189,3 +189,25 @@ def test_the_estimate_prints_every_track_against_its_limit(capsys):
     for number in (1, 2, 3, 4, 5):
         assert f"| {number} {TRACKS[number].name} |" in printed
         assert result[number]["limit_s"] == TRACKS[number].time_limit_s
+
+
+def test_questions_that_fit_is_the_largest_count_within_the_limit(dev_rows, qwen_tokenizer):
+    c = cost_model.Constants()
+    pool = [q for q in cost_model.question_costs(dev_rows, qwen_tokenizer) if q.track == 3]
+    limit = TRACKS[3].time_limit_s
+    n = cost_model.questions_that_fit(pool, limit, c)
+    assert n > 0
+    assert cost_model.track_seconds(pool, n, c) <= limit < cost_model.track_seconds(pool, n + 1, c)
+    assert cost_model.questions_that_fit(pool, c.startup_s, c) == 0  # start-up alone fills the limit
+
+
+def test_the_prefill_rate_needed_makes_the_estimate_meet_the_limit(dev_rows, qwen_tokenizer):
+    from dataclasses import replace
+
+    c = cost_model.Constants()
+    pool = [q for q in cost_model.question_costs(dev_rows, qwen_tokenizer) if q.track == 1]
+    batches = cost_model.grader_batches(cost_model.scaled(pool, 5000), c.batch_size)
+    limit = TRACKS[1].time_limit_s
+    rate = cost_model.prefill_needed(batches, limit, c)
+    assert cost_model.track_seconds(pool, 5000, replace(c, prefill_tokens_per_s=rate)) == pytest.approx(limit)
+    assert cost_model.prefill_needed(batches, c.startup_s, c) == float("inf")  # no rate can help

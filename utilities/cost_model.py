@@ -116,8 +116,45 @@ def estimate(questions: list[QuestionCost], counts: dict[int, int], c: Constants
         seconds = c.startup_s + sum(batch_seconds(b, c) for b in batches)
         limit = TRACKS[number].time_limit_s
         out[number] = {"questions": counts[number], "batches": len(batches), "estimate_s": seconds,
-                       "limit_s": limit, "share_of_limit": seconds / limit}
+                       "limit_s": limit, "share_of_limit": seconds / limit,
+                       "questions_that_fit": questions_that_fit(pool, limit, c),
+                       "prefill_needed_tokens_per_s": prefill_needed(batches, limit, c)}
     return out
+
+
+def track_seconds(pool: list[QuestionCost], n: int, c: Constants) -> float:
+    return c.startup_s + sum(batch_seconds(b, c) for b in grader_batches(scaled(pool, n), c.batch_size))
+
+
+def questions_that_fit(pool: list[QuestionCost], limit_s: float, c: Constants) -> int:
+    """The most questions with ``pool``'s mix whose estimate stays within ``limit_s`` (bisection).
+
+    The test set's size per track is not public, so this is the figure to compare with a guess.
+    """
+    if not pool or track_seconds(pool, 1, c) > limit_s:
+        return 0
+    low, high = 1, 2
+    while track_seconds(pool, high, c) <= limit_s:  # the cost grows with n: find a bracket
+        low, high = high, high * 2
+        if high > 10_000_000:
+            return high
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if track_seconds(pool, mid, c) <= limit_s else (low, mid)
+    return low
+
+
+def prefill_needed(batches: list[list[QuestionCost]], limit_s: float, c: Constants) -> float:
+    """The prefill rate (tokens/s) at which these batches just fit, the other constants kept.
+
+    ``limit = startup + batches x overhead + tokens / rate + steps x decode_step`` solved for the
+    rate; ``inf`` when the time without any prefill already exceeds the limit.
+    """
+    features = [batch_features(b) for b in batches]
+    tokens = sum(f[1] for f in features)
+    rest = c.startup_s + sum(f[0] * c.batch_overhead_s + f[2] * c.decode_step_s for f in features)
+    room = limit_s - rest
+    return tokens / room if room > 0 else math.inf
 
 
 def refit(report_path: Path, tokenizer=None, base: Constants = Constants()) -> Constants:
@@ -167,13 +204,25 @@ def parse_counts(text: str | None, questions: list[QuestionCost]) -> dict[int, i
 def render(result: dict[int, dict], c: Constants) -> str:
     lines = [
         f"constants: {json.dumps(asdict(c))}",
-        "| track | questions | batches | estimate min | limit min | verdict |",
-        "|---|---|---|---|---|---|",
+        "| track | questions | batches | estimate min | limit min | verdict | questions that fit | "
+        "prefill tokens/s needed |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for number, r in result.items():
         verdict = "fits" if r["share_of_limit"] <= 1 else f"OVER by {100 * (r['share_of_limit'] - 1):.0f}%"
+        needed = r["prefill_needed_tokens_per_s"]
         lines.append(f"| {number} {TRACKS[number].name} | {r['questions']} | {r['batches']} | "
-                     f"{r['estimate_s'] / 60:.1f} | {r['limit_s'] / 60:.0f} | {verdict} |")
+                     f"{r['estimate_s'] / 60:.1f} | {r['limit_s'] / 60:.0f} | {verdict} | "
+                     f"{r['questions_that_fit']} | {'never' if math.isinf(needed) else f'{needed:,.0f}'} |")
+    lines += [
+        "",
+        "questions that fit: the most questions of that track's mix within its limit (the test set's",
+        "per-track sizes are not public; ~20,000 in all). prefill tokens/s needed: the rate at which the",
+        f"given count just fits, the other constants kept (assumed: {c.prefill_tokens_per_s:,.0f}).",
+    ]
+    if ALL_AROUND in result and result[ALL_AROUND]["share_of_limit"] > 1:
+        lines.append("The winning system answered the whole test set within Track 5's limit on this hardware, so "
+                     "an OVER there means the constants are pessimistic: refit them from a GPU run (--refit).")
     return "\n".join(lines)
 
 
