@@ -33,6 +33,15 @@ def test_the_tiny_pipeline_runs_every_stage_with_a_manifest(tiny_run):
     assert (awq["quant_method"], awq["bits"], awq["group_size"], awq["zero_point"]) == ("awq", 4, 128, True)
 
 
+def test_the_second_round_trains_on_other_rows_than_the_first(tiny_run):
+    out, _ = tiny_run
+    rounds = [{line for line in (out / "data" / blend / f"blend-{blend}.jsonl").read_text().splitlines()}
+              for blend in ("v8", "v9b")]  # Track 3: v8 in round 1, v9b in round 2
+    assert rounds[0] and rounds[1]
+    shared = rounds[0] & rounds[1]
+    assert len(shared) < len(rounds[1]) / 2, f"{len(shared)} of {len(rounds[1])} round-2 rows repeat round 1"
+
+
 def test_the_padded_tiny_model_reloaded_independently_gives_the_unpadded_logits(tiny_run, dev_rows):
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer

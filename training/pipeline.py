@@ -51,6 +51,10 @@ DEV_FILE = REPO / "data" / "development.json"
 STATE_FILE = "pipeline.json"
 AVERAGE_STEPS = (150, 192)  # the submitted checkpoints averaged the adapters of these two steps
 TP, GROUP = 4, 128  # 4 x T4, AWQ group 128: the padded intermediate size divides by 512
+# Build seeds of the two rounds' data. Round 2 draws with another seed, so where a source holds more
+# seeds than a dataset uses, the second round meets new questions, and elsewhere the same items
+# with other distractors, option orders and wordings, instead of repeating round 1's rows.
+DATA_SEEDS = (0, 1)
 
 log = logging.getLogger("shopbench.pipeline")
 
@@ -123,13 +127,13 @@ def run_stages(stages: list[Stage], work: Path, dry_run: bool = False) -> dict:
 
 # ---- the stages ---------------------------------------------------------------------------------
 
-def build_data(sources: Path, out: Path, blend: str, limit: int | None) -> Callable[[bool], object]:
+def build_data(sources: Path, out: Path, blend: str, limit: int | None, seed: int = 0) -> Callable[[bool], object]:
     def run(overwrite: bool):
         from training.data.__main__ import main as data_main
 
         if overwrite:
             shutil.rmtree(out, ignore_errors=True)
-        argv = ["build", "--sources", str(sources), "--out", str(out), "--blend", blend]
+        argv = ["build", "--sources", str(sources), "--out", str(out), "--blend", blend, "--seed", str(seed)]
         return data_main(argv + (["--limit", str(limit)] if limit else []))
 
     return run
@@ -155,8 +159,8 @@ def weights_stages(work: Path, sources: Path, track: int, *, round1_config: Path
     blend1, blend2 = data1 / f"blend-{t.round1_blend}.jsonl", data2 / f"blend-{t.blend}.jsonl"
     base = [f"base_model={base_model}"] if base_model else []
     stages = [
-        Stage("data-round1", blend1, [sources], build_data(sources, data1, t.round1_blend, data_limit),
-              {"blend": t.round1_blend, "limit": data_limit}),
+        Stage("data-round1", blend1, [sources], build_data(sources, data1, t.round1_blend, data_limit, DATA_SEEDS[0]),
+              {"blend": t.round1_blend, "limit": data_limit, "seed": DATA_SEEDS[0]}),
         Stage("finetune-round1", r1 / "adapter", [blend1, round1_config],
               step("finetune", [str(round1_config), "--quiet", "--set", f"output_dir={r1 / 'adapter'}",
                                 f"datasets.0.path={blend1}", *base, *finetune_sets]),
@@ -168,8 +172,8 @@ def weights_stages(work: Path, sources: Path, track: int, *, round1_config: Path
               step("merge", ["--base", _base_of(r1 / "wise", base_model), "--adapter", str(r1 / "wise"),
                              "--out", str(r1 / "merged"), "--dtype", merge_dtypes[0]]),
               {"dtype": merge_dtypes[0]}),
-        Stage("data-round2", blend2, [sources], build_data(sources, data2, t.blend, data_limit),
-              {"blend": t.blend, "limit": data_limit}),
+        Stage("data-round2", blend2, [sources], build_data(sources, data2, t.blend, data_limit, DATA_SEEDS[1]),
+              {"blend": t.blend, "limit": data_limit, "seed": DATA_SEEDS[1]}),
         Stage("finetune-round2", r2 / "adapter", [blend2, round2_config, r1 / "merged"],
               step("finetune", [str(round2_config), "--quiet", "--set", f"output_dir={r2 / 'adapter'}",
                                 f"datasets.0.path={blend2}", f"base_model={r1 / 'merged'}", *finetune_sets]),
