@@ -396,3 +396,31 @@ def test_axolotl_configs_parse_and_hold_the_seed_hyperparameters():
     launcher = load_config_from_file(str(CONFIGS / "accelerate_deepspeed_zero2.yaml"))
     assert launcher.num_processes == 8 and launcher.distributed_type.value == "DEEPSPEED"
     assert (REPO / launcher.deepspeed_config["deepspeed_config_file"]).is_file()
+
+
+# --- the GPU training environment ----------------------------------------------------------------
+
+def _pins(path: Path) -> dict[str, str]:
+    from utilities.submission import _logical_lines
+
+    pins = {}
+    for _, line in _logical_lines(path):
+        if line and not line.startswith("-"):
+            name, _, version = line.partition("==")
+            pins[name.strip().lower().replace("_", "-")] = version.strip()
+    return pins
+
+
+def test_the_gpu_training_env_is_pinned_and_holds_what_qlora_needs():
+    from utilities.submission import check_requirements
+
+    path = REPO / "requirements-train.txt"
+    assert check_requirements(path) == len(_pins(path))  # every line name==version
+    assert {"bitsandbytes", "deepspeed", "peft", "accelerate", "transformers", "torch"} <= set(_pins(path))
+
+
+def test_the_gpu_training_env_pins_the_versions_the_cpu_tests_ran():
+    train, cpu = _pins(REPO / "requirements-train.txt"), _pins(REPO / "requirements-cpu.txt")
+    shared = set(train) & set(cpu)
+    assert {"transformers", "peft", "accelerate", "torch"} <= shared
+    assert {name: (train[name], cpu[name]) for name in shared if train[name] != cpu[name]} == {}
