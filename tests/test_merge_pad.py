@@ -91,6 +91,24 @@ def test_merge_refuses_a_folder_that_is_not_an_adapter(tiny_model_dir, tmp_path)
     assert not (tmp_path / "x").exists()
 
 
+def test_a_hub_id_base_is_found_in_the_local_cache_without_network(tiny_model_dir, tmp_path):
+    from training.artifacts import model_folder
+
+    cache = tmp_path / "hub"  # the layout huggingface_hub writes: models--ORG--NAME/{refs/main, snapshots/REV}
+    snapshot = cache / "models--Qwen--Qwen2-72B-Instruct" / "snapshots" / ("a" * 40)
+    snapshot.mkdir(parents=True)
+    for f in tiny_model_dir.iterdir():
+        (snapshot / f.name).symlink_to(f)
+    (cache / "models--Qwen--Qwen2-72B-Instruct" / "refs").mkdir()
+    (cache / "models--Qwen--Qwen2-72B-Instruct" / "refs" / "main").write_text("a" * 40)
+    assert model_folder("Qwen/Qwen2-72B-Instruct", cache_dir=cache) == snapshot
+    assert model_folder(tiny_model_dir) == tiny_model_dir
+    with pytest.raises(FileNotFoundError, match="not in the local cache; download it first"):
+        model_folder("Qwen/Qwen2-0.5B-Instruct", cache_dir=cache)
+    with pytest.raises(FileNotFoundError, match="not a model folder"):
+        model_folder(tmp_path)
+
+
 # ---------------------------------------------------------------------------------------------
 # pad
 # ---------------------------------------------------------------------------------------------

@@ -92,3 +92,31 @@ def test_a_track_runs_the_recipes_stages_in_order(tmp_path, capsys):
     assert stages == [*STAGES, "install"]
     assert "blend-v8.jsonl" in printed and "blend-v9b.jsonl" in printed  # Track 1: v8, then v9b
     assert "qwen2-72b-awq-padded-alpha0.75" in printed  # Track 1's checkpoint: alpha 0.75
+    finetunes = [line for line in printed.splitlines() if "-m training.finetune" in line]
+    assert len(finetunes) == 2 and all(line.strip().startswith("accelerate launch --config_file") for line in finetunes)
+
+
+def _trainer_run(folder: Path, steps) -> Path:
+    for s in steps:
+        (folder / f"checkpoint-{s}").mkdir(parents=True)
+    (folder / "checkpoint-notes").mkdir()  # not a step: ignored
+    return folder
+
+
+def test_the_default_average_of_a_192_step_run_takes_steps_150_and_192(tmp_path):
+    run = _trainer_run(tmp_path / "adapter", [50, 100, 150, 192])  # save_steps 50, and the last step
+    assert [p.name for p in pipeline.pick_checkpoints(run, None)] == ["checkpoint-150", "checkpoint-192"]
+
+
+def test_the_default_average_of_a_longer_run_takes_the_same_point_of_it(tmp_path):
+    run = _trainer_run(tmp_path / "adapter", [*range(50, 4244, 50), 4244])  # v9b without packing: 4,244 steps
+    # 4244 x 150 / 192 = 3315.6: the saved checkpoint nearest it is 3300
+    assert [p.name for p in pipeline.pick_checkpoints(run, None)] == ["checkpoint-3300", "checkpoint-4244"]
+
+
+def test_averaging_steps_that_were_not_saved_is_a_clear_error(tmp_path):
+    run = _trainer_run(tmp_path / "adapter", [50, 100, 4244])
+    with pytest.raises(FileNotFoundError, match=r"no checkpoint for steps \[150, 192\] \(saved: 50, 100, 4244\)"):
+        pipeline.pick_checkpoints(run, [150, 192])
+    with pytest.raises(FileNotFoundError, match="needs two checkpoints"):
+        pipeline.pick_checkpoints(_trainer_run(tmp_path / "one", [7]), None)

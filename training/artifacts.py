@@ -111,3 +111,32 @@ def progress_bar(**kwargs):
     from tqdm.auto import tqdm
 
     return tqdm(file=sys.stderr, **kwargs)
+
+
+def model_folder(name: str | Path, cache_dir: str | Path | None = None) -> Path:
+    """A model folder for ``name``: the folder itself, or a Hugging Face hub id already in the cache.
+
+    The fine-tuning configs name their base as a hub id (``Qwen/Qwen2-72B-Instruct``), which the
+    trainer downloads into the Hugging Face cache; the steps after it (merge) find it there without
+    network (``local_files_only``). Anything else is a clear error saying how to get the folder.
+    """
+    path = Path(name)
+    if (path / "config.json").is_file():
+        return path
+    text = str(name)
+    looks_like_hub_id = text.count("/") == 1 and not text.startswith((".", "/", "~")) and not path.exists()
+    if looks_like_hub_id:
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import LocalEntryNotFoundError
+
+        try:
+            snapshot = Path(snapshot_download(text, local_files_only=True, cache_dir=cache_dir))
+        except LocalEntryNotFoundError:
+            snapshot = None
+        if snapshot is not None and (snapshot / "config.json").is_file():
+            return snapshot
+        raise FileNotFoundError(
+            f"{text} is a Hugging Face hub id that is not in the local cache; download it first "
+            f"(`hf download {text}`, as fine-tuning does) or pass the model folder itself"
+        )
+    raise FileNotFoundError(f"{path} has no config.json: not a model folder")

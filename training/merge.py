@@ -31,7 +31,7 @@ import json
 import time
 from pathlib import Path
 
-from training.artifacts import ADAPTER_FILES, copy_tokenizer_files, step_output, write_manifest
+from training.artifacts import ADAPTER_FILES, copy_tokenizer_files, model_folder, step_output, write_manifest
 
 DTYPES = ("float16", "bfloat16", "float32")
 SHARD_SIZE = "5GB"  # 41.6 GB of AWQ weights went into 9 shards in the submission; git-lfs handles 5 GB files
@@ -69,10 +69,9 @@ def merge_adapter(base: str | Path, adapter: str | Path, out: str | Path, dtype:
     from transformers import AutoModelForCausalLM
 
     started = time.time()
-    base, adapter, out = Path(base), Path(adapter), Path(out)
-    for folder, needed in ((base, "config.json"), (adapter, "adapter_config.json")):
-        if not (folder / needed).is_file():
-            raise FileNotFoundError(f"{folder} has no {needed}: not a {'model' if needed == 'config.json' else 'PEFT adapter'} folder")
+    base, adapter, out = model_folder(base), Path(adapter), Path(out)  # base: a folder or a cached hub id
+    if not (adapter / "adapter_config.json").is_file():
+        raise FileNotFoundError(f"{adapter} has no adapter_config.json: not a PEFT adapter folder")
     with step_output(out, overwrite) as tmp:
         model = AutoModelForCausalLM.from_pretrained(base, dtype=torch_dtype(dtype), device_map=device_map)
         model = PeftModel.from_pretrained(model, adapter, is_trainable=False)
@@ -97,7 +96,8 @@ def merge_adapter(base: str | Path, adapter: str | Path, out: str | Path, dtype:
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(prog="python -m training.merge", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--base", type=Path, required=True, help="base model folder (Hugging Face)")
+    parser.add_argument("--base", required=True,
+                        help="base model folder, or a Hugging Face hub id already in the local cache")
     parser.add_argument("--adapter", type=Path, required=True, help="LoRA adapter folder (PEFT)")
     parser.add_argument("--out", type=Path, required=True, help="output model folder")
     parser.add_argument("--dtype", choices=DTYPES, default="float16",

@@ -6,10 +6,11 @@
 
 Stages of ``--track N`` (REFERENCE.md section 5; tracks, blends and alphas in utilities/tracks.py):
 
-    round 1: data (blend v8 or v7) -> finetune (QLoRA, qlora_qwen2_72b.yaml) -> wise-ft (alpha 0.56 or 1)
-             -> merge (bfloat16, the base of round 2)
-    round 2: data (blend v9b or v7b) -> finetune (qlora_round2.yaml, from round 1's merged weights)
-             -> average (the adapters of steps 150 and 192) -> wise-ft (the track's alpha)
+    round 1: data (blend v8 or v7) -> finetune (QLoRA, qlora_qwen2_72b.yaml, under accelerate launch
+             with DeepSpeed ZeRO-2) -> wise-ft (alpha 0.56 or 1) -> merge (bfloat16, the base of round 2)
+    round 2: data (blend v9b or v7b, another build seed) -> finetune (qlora_round2.yaml, from round 1's
+             merged weights) -> average (the last checkpoint and the saved one nearest 150/192 of
+             it: the winners averaged steps 150 and 192 of a 192-step run) -> wise-ft (the track's alpha)
              -> merge (float16) -> pad the MLP (TP 4 x AWQ group 128) -> AWQ (calibrated on the dev
              questions) -> install into the track's checkpoint folder
 
@@ -50,6 +51,13 @@ FIXTURE_SOURCES = REPO / "tests" / "data" / "sources"
 DEV_FILE = REPO / "data" / "development.json"
 STATE_FILE = "pipeline.json"
 AVERAGE_STEPS = (150, 192)  # the submitted checkpoints averaged the adapters of these two steps
+# 192 was the last step of the winners' round 2: 192 optimizer steps of 32 rows in "3-8 h" fits
+# axolotl's sample packing (many questions per 3,072-token sequence). Our round 2 trains one row per
+# micro batch (qlora_round2.yaml), so it takes more steps; by default the average therefore takes
+# the LAST checkpoint and the saved one nearest 150/192 of the way, the same point of the run.
+AVERAGE_FRACTION = AVERAGE_STEPS[0] / AVERAGE_STEPS[1]
+# Fine-tuning a 72B model runs one process per GPU under accelerate + DeepSpeed ZeRO-2 (8 x A100).
+ACCELERATE = ("accelerate", "launch", "--config_file", str(CONFIGS / "accelerate_deepspeed_zero2.yaml"))
 TP, GROUP = 4, 128  # 4 x T4, AWQ group 128: the padded intermediate size divides by 512
 # Build seeds of the two rounds' data. Round 2 draws with another seed, so where a source holds more
 # seeds than a dataset uses, the second round meets new questions, and elsewhere the same items
@@ -66,6 +74,7 @@ class Stage:
     inputs: list[Path]
     run: Callable[[bool], object]  # run(overwrite)
     params: dict = field(default_factory=dict)
+    command: str = ""  # how the stage runs, for --dry-run
 
 
 # ---- fingerprints and state --------------------------------------------------------------------
@@ -112,7 +121,8 @@ def run_stages(stages: list[Stage], work: Path, dry_run: bool = False) -> dict:
             done["status"] = "skipped"
             continue
         if dry_run:
-            print_(f"[{stage.name}] would write {stage.output} from {', '.join(map(str, stage.inputs))}")
+            print_(f"[{stage.name}] would write {stage.output} from {', '.join(map(str, stage.inputs))}"
+                   + (f"\n    {stage.command}" if stage.command else ""))
             continue
         print_(f"[{stage.name}] -> {stage.output}")
         started = time.time()
@@ -148,23 +158,88 @@ def step(module: str, argv: list[str], overwrite_flag: str = "--overwrite") -> C
     return run
 
 
+def launched(launcher: Sequence[str], module: str, argv: list[str],
+             overwrite_flag: str = "--overwrite") -> Callable[[bool], object]:
+    """``step`` in processes of their own: ``LAUNCHER -m training.MODULE ARGV`` (e.g. accelerate launch)."""
+    def run(overwrite: bool):
+        command = [*launcher, "-m", f"training.{module}", *argv, *([overwrite_flag] if overwrite else [])]
+        log.info("running %s", " ".join(command))
+        subprocess.run(command, check=True, cwd=REPO)
+
+    return run
+
+
+def checkpoint_steps(adapter_dir: Path) -> dict[int, Path]:
+    """The ``checkpoint-N`` folders a Trainer run saved, by step."""
+    found = {}
+    for p in Path(adapter_dir).glob("checkpoint-*"):
+        step_text = p.name.split("-", 1)[1]
+        if p.is_dir() and step_text.isdigit():
+            found[int(step_text)] = p
+    return found
+
+
+def pick_checkpoints(adapter_dir: Path, steps: Sequence[int] | None) -> list[Path]:
+    """The checkpoints to average: the given steps, or (None) the last one and the saved one nearest
+    ``AVERAGE_FRACTION`` of it (150 and 192 for a 192-step run)."""
+    found = checkpoint_steps(adapter_dir)
+    saved = ", ".join(map(str, sorted(found))) or "none"
+    if steps:
+        missing = [s for s in steps if s not in found]
+        if missing:
+            raise FileNotFoundError(f"{adapter_dir}: no checkpoint for steps {missing} (saved: {saved}); "
+                                    "pass saved steps with --average-steps, or leave it out to average the "
+                                    "last checkpoint with the one nearest 150/192 of the run")
+        return [found[s] for s in steps]
+    if len(found) < 2:
+        raise FileNotFoundError(f"{adapter_dir}: averaging needs two checkpoints, the run saved: {saved}; "
+                                "lower save_steps in the fine-tuning config")
+    last = max(found)
+    partner = min((s for s in found if s < last), key=lambda s: (abs(s - AVERAGE_FRACTION * last), -s))
+    return [found[partner], found[last]]
+
+
+def average_checkpoints(adapter_dir: Path, out: Path, steps: Sequence[int] | None) -> Callable[[bool], object]:
+    def run(overwrite: bool):
+        from training.average_adapters import main as average_main
+
+        chosen = pick_checkpoints(adapter_dir, steps)
+        log.info("averaging %s", ", ".join(p.name for p in chosen))
+        return average_main([*map(str, chosen), "--out", str(out), *(["--overwrite"] if overwrite else [])])
+
+    return run
+
+
 def weights_stages(work: Path, sources: Path, track: int, *, round1_config: Path, round2_config: Path,
-                   average_steps: Sequence[int], data_limit: int | None = None, base_model: str | None = None,
-                   merge_dtypes: tuple[str, str] = ("bfloat16", "float16"), tp: int = TP, group: int = GROUP,
-                   quantize_tp: int = TP, finetune_sets: Sequence[str] = ()) -> list[Stage]:
-    """The stages of one track's weights, from the sources to the AWQ folder ``work/round2/awq``."""
+                   average_steps: Sequence[int] | None = None, data_limit: int | None = None,
+                   base_model: str | None = None, merge_dtypes: tuple[str, str] = ("bfloat16", "float16"),
+                   tp: int = TP, group: int = GROUP, quantize_tp: int = TP, finetune_sets: Sequence[str] = (),
+                   launcher: Sequence[str] | None = None) -> list[Stage]:
+    """The stages of one track's weights, from the sources to the AWQ folder ``work/round2/awq``.
+
+    ``average_steps``: the checkpoints of round 2 to average (None: the last and the one nearest
+    150/192 of it). ``launcher``: run fine-tuning as ``LAUNCHER -m training.finetune ...`` (e.g.
+    accelerate launch over the GPUs) instead of in this process.
+    """
     t = get_track(track)
     r1, r2 = work / "round1", work / "round2"
     data1, data2 = work / "data" / t.round1_blend, work / "data" / t.blend
     blend1, blend2 = data1 / f"blend-{t.round1_blend}.jsonl", data2 / f"blend-{t.blend}.jsonl"
     base = [f"base_model={base_model}"] if base_model else []
+
+    def finetune(argv: list[str]) -> tuple[Callable[[bool], object], str]:
+        shown = " ".join([*(launcher or ["python"]), "-m", "training.finetune", *argv])
+        return (launched(launcher, "finetune", argv) if launcher else step("finetune", argv)), shown
+
+    run1, shown1 = finetune([str(round1_config), "--quiet", "--set", f"output_dir={r1 / 'adapter'}",
+                             f"datasets.0.path={blend1}", *base, *finetune_sets])
+    run2, shown2 = finetune([str(round2_config), "--quiet", "--set", f"output_dir={r2 / 'adapter'}",
+                             f"datasets.0.path={blend2}", f"base_model={r1 / 'merged'}", *finetune_sets])
     stages = [
         Stage("data-round1", blend1, [sources], build_data(sources, data1, t.round1_blend, data_limit, DATA_SEEDS[0]),
               {"blend": t.round1_blend, "limit": data_limit, "seed": DATA_SEEDS[0]}),
-        Stage("finetune-round1", r1 / "adapter", [blend1, round1_config],
-              step("finetune", [str(round1_config), "--quiet", "--set", f"output_dir={r1 / 'adapter'}",
-                                f"datasets.0.path={blend1}", *base, *finetune_sets]),
-              {"sets": list(finetune_sets)}),
+        Stage("finetune-round1", r1 / "adapter", [blend1, round1_config], run1,
+              {"sets": list(finetune_sets)}, shown1),
         Stage("wise-ft-round1", r1 / "wise", [r1 / "adapter"],
               step("wise_ft", ["--adapter", str(r1 / "adapter"), "--out", str(r1 / "wise"),
                                "--alpha", str(t.round1_alpha)]), {"alpha": t.round1_alpha}),
@@ -174,13 +249,13 @@ def weights_stages(work: Path, sources: Path, track: int, *, round1_config: Path
               {"dtype": merge_dtypes[0]}),
         Stage("data-round2", blend2, [sources], build_data(sources, data2, t.blend, data_limit, DATA_SEEDS[1]),
               {"blend": t.blend, "limit": data_limit, "seed": DATA_SEEDS[1]}),
-        Stage("finetune-round2", r2 / "adapter", [blend2, round2_config, r1 / "merged"],
-              step("finetune", [str(round2_config), "--quiet", "--set", f"output_dir={r2 / 'adapter'}",
-                                f"datasets.0.path={blend2}", f"base_model={r1 / 'merged'}", *finetune_sets]),
-              {"sets": list(finetune_sets)}),
+        Stage("finetune-round2", r2 / "adapter", [blend2, round2_config, r1 / "merged"], run2,
+              {"sets": list(finetune_sets)}, shown2),
         Stage("average", r2 / "average", [r2 / "adapter"],
-              step("average_adapters", [*(str(r2 / "adapter" / f"checkpoint-{s}") for s in average_steps),
-                                        "--out", str(r2 / "average")]), {"steps": list(average_steps)}),
+              average_checkpoints(r2 / "adapter", r2 / "average", average_steps),
+              {"steps": list(average_steps) if average_steps else "last, and the one nearest 150/192 of it"},
+              "checkpoints " + (", ".join(map(str, average_steps)) if average_steps else
+                                f"(the last, and the saved one nearest {AVERAGE_FRACTION:.3f} x the last)")),
         Stage("wise-ft-round2", r2 / "wise", [r2 / "average"],
               step("wise_ft", ["--adapter", str(r2 / "average"), "--out", str(r2 / "wise"),
                                "--alpha", str(t.wise_ft_alpha)]), {"alpha": t.wise_ft_alpha}),
@@ -225,7 +300,8 @@ def install(awq: Path, checkpoint: Path) -> Callable[[bool], object]:
 # ---- tiny ---------------------------------------------------------------------------------------
 
 TINY_TRACK = 3  # alphas 0.56 then 0.25: both rounds' wise-ft change the weights
-TINY_STEPS = ("max_steps=4", "save_steps=2", "gradient_accumulation_steps=2")  # checkpoints 2 and 4
+# checkpoints 2 and 4, which the default rule averages (the last, and the saved one nearest 150/192 of it)
+TINY_STEPS = ("max_steps=4", "save_steps=2", "gradient_accumulation_steps=2")
 
 
 def tiny(out: Path) -> dict:
@@ -238,7 +314,7 @@ def tiny(out: Path) -> dict:
         build_tiny_qwen2(base)
     stages = weights_stages(
         out, FIXTURE_SOURCES, TINY_TRACK, round1_config=CONFIGS / "tiny_cpu.yaml",
-        round2_config=CONFIGS / "tiny_cpu.yaml", average_steps=(2, 4), data_limit=4, base_model=str(base),
+        round2_config=CONFIGS / "tiny_cpu.yaml", average_steps=None, data_limit=4, base_model=str(base),
         merge_dtypes=("float32", "float16"), finetune_sets=TINY_STEPS,
         quantize_tp=1,  # the tiny model's 128-wide o_proj cannot split into whole 128-groups over 4 GPUs
     )
@@ -356,13 +432,23 @@ def main(argv: list[str] | None = None):
     parser.add_argument("--track", type=int, required=True, choices=range(1, 6))
     parser.add_argument("--sources", type=Path, required=True, help="the training sources (training/data/sources.py)")
     parser.add_argument("--work", type=Path, default=REPO / "runs" / "weights", help="work folder (default %(default)s)")
-    parser.add_argument("--average-steps", type=int, nargs="+", default=list(AVERAGE_STEPS))
+    parser.add_argument("--average-steps", type=int, nargs=2, default=None, metavar=("STEP", "STEP"),
+                        help="round-2 checkpoints to average (default: the last and the saved one nearest "
+                             f"{AVERAGE_STEPS[0]}/{AVERAGE_STEPS[1]} of it; the winners' run: "
+                             f"{AVERAGE_STEPS[0]} {AVERAGE_STEPS[1]})")
+    parser.add_argument("--base-model", default=None,
+                        help="round 1's base: a model folder or a hub id (default: the config's base_model)")
+    parser.add_argument("--launcher", default=" ".join(ACCELERATE),
+                        help="how fine-tuning runs, '-m training.finetune ...' appended (default: %(default)s); "
+                             "'none' runs it in this process")
     parser.add_argument("--dry-run", action="store_true", help="list the stages and their files, run nothing")
     args = parser.parse_args(argv)
     t = get_track(args.track)
     work = args.work / f"track{args.track}"
     stages = weights_stages(work, args.sources, args.track, round1_config=CONFIGS / "qlora_qwen2_72b.yaml",
-                            round2_config=CONFIGS / "qlora_round2.yaml", average_steps=args.average_steps)
+                            round2_config=CONFIGS / "qlora_round2.yaml", average_steps=args.average_steps,
+                            base_model=args.base_model,
+                            launcher=None if args.launcher.lower() == "none" else args.launcher.split())
     stages.append(Stage("install", REPO / t.checkpoint, [work / "round2" / "awq"],
                         install(work / "round2" / "awq", REPO / t.checkpoint)))
     return run_stages(stages, work, dry_run=args.dry_run)
