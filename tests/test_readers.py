@@ -374,6 +374,29 @@ def test_mmlu_csv_and_cais_parquet_read_alike(tmp_path):
     assert sorted(from_parquet.index.questions, key=key) == sorted(from_csv.index.questions, key=key)
 
 
+def test_a_whole_cais_mmlu_snapshot_gives_each_question_once(tmp_path):
+    rows = [json.loads(line) for line in (SAMPLES / "mmlu" / "cais_mmlu_format_DERIVED.jsonl").read_text().splitlines()]
+    test = [{k: r[k] for k in ("question", "subject", "choices", "answer")} for r in rows if r["_split"] == "test"]
+    marketing = [r for r in test if r["subject"] == "marketing"]
+    aux = [{"question": f"aux question {i}?", "subject": "", "choices": ["a", "b", "c", "d"], "answer": i % 4}
+           for i in range(5)]
+    # the repository's layout: all/ holds every subject and the auxiliary set; each subject and
+    # auxiliary_train/ hold them again (the latter wrapped in one struct column named "train")
+    for folder, name, part in (("all", "test-00000-of-00001", test), ("marketing", "test-00000-of-00001", marketing),
+                               ("all", "auxiliary_train-00000-of-00001", aux)):
+        (tmp_path / folder).mkdir(exist_ok=True)
+        pq.write_table(pa.Table.from_pylist(part), tmp_path / folder / f"{name}.parquet")
+    (tmp_path / "auxiliary_train").mkdir()
+    pq.write_table(pa.Table.from_pylist([{"train": r} for r in aux]),
+                   tmp_path / "auxiliary_train" / "train-00000-of-00001.parquet")
+    data, stats = open_source("mmlu", tmp_path)
+    questions = data.index.questions
+    assert len(questions) == len(test) + len(aux)
+    assert len({(q.question, q.choices) for q in questions}) == len(questions)
+    assert stats.skipped["duplicate question (read from another file already)"] == len(marketing) + len(aux)
+    assert {q.split for q in questions if not q.subject} == {"auxiliary_train"}
+
+
 def test_alpaca_fixture_is_the_real_first_rows():
     data, stats = open_source("alpaca_cleaned")
     assert len(data.index.rows) == 102 and stats.rows == 102

@@ -8,6 +8,9 @@
   choices, and the answer as a letter A-D. Re-headed copies (``question,choice0..3,answer`` with an
   int answer, as some repositories ship) are read too.
 Rows without four non-empty choices or with an answer out of range are counted as malformed.
+A whole ``cais/mmlu`` snapshot holds every question twice (``all/`` and the subject's own folder;
+the auxiliary train set in ``all/`` and in ``auxiliary_train/``): a question already read (same
+text, choices and answer) is counted as a duplicate and kept once.
 """
 from __future__ import annotations
 
@@ -22,6 +25,8 @@ LETTERS = "ABCD"
 
 
 def _split_of(path: Path) -> str:
+    if path.parent.name.lower() == "auxiliary_train":  # cais/mmlu: auxiliary_train/train-*.parquet
+        return "auxiliary_train"
     name = path.name.lower()
     for split in SPLITS:
         if split in name:
@@ -86,9 +91,19 @@ def _csv(path: Path, stats: ReadStats) -> list[MMLUQuestion]:
 
 def open_source(folder: Path, stats: ReadStats, seed: int = 0) -> SourceData:
     questions: list[MMLUQuestion] = []
+    seen: set[tuple] = set()
     for path in sorted(Path(folder).rglob("*")):
         if path.suffix == ".parquet":
-            questions += _parquet(path, stats)
+            read = _parquet(path, stats)
         elif path.suffix == ".csv":
-            questions += _csv(path, stats)
+            read = _csv(path, stats)
+        else:
+            continue
+        for q in read:
+            key = (q.question, q.choices, q.answer)
+            if key in seen:
+                stats.skip("duplicate question (read from another file already)")
+                continue
+            seen.add(key)
+            questions.append(q)
     return SourceData("mmlu", MMLUIndex(questions), stats)
