@@ -9,7 +9,12 @@ is checked against the 10-seconds-per-question rule.
 Examples:
     python local_evaluation.py                          # the 96 dev questions, default model
     python local_evaluation.py --track 2 --limit 8      # Track 2 only, 8 questions
-    SHOPBENCH_MODEL=runs/tiny SHOPBENCH_ENGINE=transformers python local_evaluation.py --out runs/tiny-eval
+    python -m models.tiny runs/tiny-model && \
+    SHOPBENCH_MODEL=runs/tiny-model SHOPBENCH_ENGINE=transformers python local_evaluation.py --out runs/tiny-eval
+    python local_evaluation.py --multilingual-model ~/models/paraphrase-multilingual-MiniLM-L12-v2 --data my.json
+
+The data file is JSON Lines (or one JSON array) of ShopBench rows: input_field, is_multiple_choice,
+and, to score them, task_name, task_type, metric, track and output_field.
 """
 from __future__ import annotations
 
@@ -29,7 +34,7 @@ from tqdm.auto import tqdm
 REPO = Path(__file__).resolve().parent
 sys.path.insert(0, str(REPO))
 
-from utilities.metrics import score_task  # noqa: E402
+from utilities.metrics import METRICS, MissingModelError, load_multilingual_model, score_task  # noqa: E402
 from utilities.parsers import parse  # noqa: E402
 from utilities.tracks import ALL_AROUND, PER_SAMPLE_LIMIT_S, TRACKS, get_track, track_of  # noqa: E402
 
@@ -54,9 +59,66 @@ class BatchTiming:
         return self.seconds <= self.limit_s
 
 
+REQUIRED_FIELDS = ("input_field", "is_multiple_choice", "task_name", "task_type", "metric", "track", "output_field")
+TASK_TYPES = ("multiple-choice", "ranking", "retrieval", "named_entity_recognition", "generation")
+
+
+class DataError(ValueError):
+    """A data file that cannot be evaluated; the message names the file, the line and the fix."""
+
+
 def load_rows(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    """The rows of a JSON Lines file (or a JSON array), each checked for what scoring needs."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise DataError(f"{path}: cannot be read ({err.strerror or err})") from None
+    numbered: list[tuple[int, object]] = []
+    if text.lstrip().startswith("["):
+        try:
+            numbered = list(enumerate(json.loads(text), start=1))
+        except json.JSONDecodeError as err:
+            raise DataError(f"{path}: not a JSON array ({err.msg}, line {err.lineno})") from None
+    else:
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    numbered.append((number, json.loads(line)))
+                except json.JSONDecodeError as err:
+                    raise DataError(f"{path}:{number}: not a JSON object ({err.msg})") from None
+    rows = []
+    for number, row in numbered:
+        where = f"{path}:{number}"
+        if not isinstance(row, dict):
+            raise DataError(f"{where}: a row must be a JSON object, got {type(row).__name__}")
+        missing = [k for k in REQUIRED_FIELDS if k not in row]
+        if missing:
+            raise DataError(f"{where}: no {', '.join(missing)}. Scoring needs {', '.join(REQUIRED_FIELDS)} "
+                            "(a test file with only input_field and is_multiple_choice can be answered, not scored)")
+        if row["task_type"] not in TASK_TYPES:
+            raise DataError(f"{where}: unknown task_type {row['task_type']!r}; one of {', '.join(TASK_TYPES)}")
+        if row["metric"] not in METRICS:
+            raise DataError(f"{where}: unknown metric {row['metric']!r}; one of {', '.join(METRICS)}")
+        try:
+            track_of(row["track"])
+        except KeyError as err:
+            raise DataError(f"{where}: {err.args[0]}") from None
+        rows.append(row)
+    return rows
+
+
+def multilingual_model_for(rows: list[dict], folder: Path | None):
+    """The multilingual scoring model, loaded before any question is answered, when a row needs it."""
+    needing = [r for r in rows if r["metric"] == "multilingual-sent-transformer"]
+    if not needing:
+        return None
+    try:
+        return load_multilingual_model(folder)
+    except MissingModelError as err:
+        tasks = ", ".join(sorted({r["task_name"] for r in needing}))
+        raise DataError(f"{len(needing)} selected questions ({tasks}) are scored with multilingual-sent-transformer. "
+                        f"{err} Here: pass --multilingual-model FOLDER, or leave those questions out "
+                        "(--track, --data).") from None
 
 
 def select_rows(rows: list[dict], track: int, limit: int | None) -> list[dict]:
@@ -211,28 +273,47 @@ def write_chart(tracks: dict[int, float], path: Path, title: str) -> Path:
     return path
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _grader_batch_size(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 16:
+        raise argparse.ArgumentTypeError(f"the grader's batches hold 1 to 16 questions, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="JSON Lines questions (default: the 96 dev questions)")
     parser.add_argument("--track", type=int, default=ALL_AROUND, choices=sorted(TRACKS), help="1-4, or 5 for all (default)")
-    parser.add_argument("--limit", type=int, default=None, help="answer only the first N selected questions")
-    parser.add_argument("--batch-size", type=int, default=None, help="override the model's get_batch_size()")
+    parser.add_argument("--limit", type=_at_least_one, default=None, help="answer only the first N selected questions")
+    parser.add_argument("--batch-size", type=_grader_batch_size, default=None,
+                        help="override the model's get_batch_size() (1-16, as the grader allows)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for report.json and report.md")
     parser.add_argument("--multilingual-model", type=Path, default=None,
                         help="local folder of paraphrase-multilingual-MiniLM-L12-v2 (for that metric)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
-    rows = select_rows(load_rows(args.data), args.track, args.limit)
-    if not rows:
-        parser.error(f"no questions selected from {args.data} for track {args.track}")
+    try:
+        rows = select_rows(load_rows(args.data), args.track, args.limit)
+        if not rows:
+            parser.error(f"no questions selected from {args.data} for track {args.track}")
+        multilingual = multilingual_model_for(rows, args.multilingual_model)
+    except DataError as err:
+        parser.error(str(err))
     from models.user_config import UserModel
 
     t0 = time.perf_counter()
     model = UserModel()
     load_s = time.perf_counter() - t0
     outputs, timings = generate(model, rows, args.batch_size)
-    result = score(rows, outputs, multilingual_model=args.multilingual_model)
+    result = score(rows, outputs, multilingual_model=multilingual)
     timing = timing_summary(rows, timings) | {"model_load_s": load_s}
     tables = render_tables(result, timing)
     print(tables)

@@ -36,6 +36,56 @@ def test_help_shows_examples():
     assert "Examples:" in text and "--track" in text and "--limit" in text and "--out" in text
 
 
+def _refuse(argv, capsys) -> str:
+    with pytest.raises(SystemExit) as stop:
+        local_evaluation.main(argv)
+    assert stop.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.fixture
+def no_model(monkeypatch):
+    """Loading the model fails the test: these runs must stop before it."""
+    import models.user_config
+
+    def refuse():
+        raise AssertionError("the model was loaded before the input was checked")
+
+    monkeypatch.setattr(models.user_config, "UserModel", refuse)
+
+
+def test_a_data_file_without_the_scoring_fields_is_refused_with_its_line(tmp_path, capsys, no_model):
+    data = tmp_path / "test.json"
+    data.write_text(json.dumps({"input_field": "Which? 0. a 1. b", "is_multiple_choice": True}) + "\n")
+    err = _refuse(["--data", str(data), "--out", str(tmp_path / "o")], capsys)
+    assert f"{data}:1: no task_name, task_type, metric, track, output_field" in err
+    data.write_text("{not json\n")
+    assert f"{data}:1: not a JSON object" in _refuse(["--data", str(data)], capsys)
+
+
+def test_a_missing_multilingual_model_stops_the_run_before_any_question(dev_rows, tmp_path, capsys, monkeypatch,
+                                                                       no_model):
+    from utilities import metrics
+
+    monkeypatch.delenv(metrics.MULTILINGUAL_ENV, raising=False)
+    monkeypatch.setattr(metrics, "MULTILINGUAL_MODEL_PATH", None)
+    row = dict(next(r for r in dev_rows if r["metric"] == "sent-transformer"), metric="multilingual-sent-transformer",
+               task_name="task99")
+    data = tmp_path / "ml.json"
+    data.write_text(json.dumps(row) + "\n")
+    err = _refuse(["--data", str(data), "--out", str(tmp_path / "o")], capsys)
+    assert "1 selected questions (task99) are scored with multilingual-sent-transformer" in err
+    assert "--multilingual-model FOLDER" in err and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--limit", "0"], "must be at least 1"), (["--limit", "-5"], "must be at least 1"),
+    (["--batch-size", "0"], "1 to 16"), (["--batch-size", "40"], "1 to 16"),
+])
+def test_limits_the_grader_would_not_send_are_refused(argv, message, capsys, no_model):
+    assert message in _refuse(argv, capsys)
+
+
 def test_a_run_writes_the_json_and_markdown_reports_and_a_chart_that_opens(report):
     out, data = report
     import matplotlib.image

@@ -295,7 +295,9 @@ _MULTILINGUAL_FIX = (
 )
 
 
-def _multilingual_model(override):
+def load_multilingual_model(override=None):
+    """paraphrase-multilingual-MiniLM-L12-v2 from a local folder (the override, the module setting or
+    the environment), or :class:`MissingModelError` saying how to provide one."""
     if override is not None and not isinstance(override, (str, os.PathLike)):
         return override  # an already loaded model
     folder = override or MULTILINGUAL_MODEL_PATH or os.environ.get(MULTILINGUAL_ENV)
@@ -339,4 +341,4 @@ def sent_transformer(predictions, truths, **_) -> list[float]:
 @register_metric("multilingual-sent-transformer")
 def multilingual_sent_transformer(predictions, truths, multilingual_model=None, **_) -> list[float]:
     """Multilingual generation: as sent-transformer with paraphrase-multilingual-MiniLM-L12-v2."""
-    return _similarity_rows(_multilingual_model(multilingual_model), predictions, truths)
+    return _similarity_rows(load_multilingual_model(multilingual_model), predictions, truths)
