@@ -175,3 +175,56 @@ def test_list_items_may_carry_a_label_word(labels):
     prompt = f"Order the items from most to least helpful. Give all four numbers.\n{items}"
     r = route(prompt, False)
     assert (r.task_type, r.n_candidates) == ("ranking", 4)
+
+
+# --- rules added after a review probe (prompts by a reviewer who had read the router) -------------
+
+FIVE = "\n1. Anker 4-Port USB 3.0 Hub\n2. Sabrent 7-Port USB Hub\n3. Apple Magic Mouse\n4. UGREEN USB C Hub\n5. Logitech Keyboard\n"
+TEN = "\n" + "\n".join(f"{i}. {t}" for i, t in enumerate(
+    ["dog leash", "cat tree", "fish tank filter", "bird cage", "hamster wheel", "dog bed", "cat litter",
+     "aquarium gravel", "parrot toy", "dog shampoo"], 1)) + "\n"
+
+
+@pytest.mark.parametrize("prompt", [
+    "Welche drei Produkte aus der folgenden Liste passen am besten zur Suche 'Hund'? Antworte mit den Nummern." + TEN,
+    "¿Cuáles son los tres productos de la lista más relevantes para 'perro'? Responde con los números." + TEN,
+    "Quels sont les trois produits de la liste les plus pertinents pour « chien » ? Donnez les numéros." + TEN,
+    "Quali sono i tre prodotti della lista più rilevanti per 'cane'? Indica i numeri." + TEN,
+    "Welche 3 Artikel würde ein Hundebesitzer kaufen?" + TEN,
+])
+def test_which_three_of_a_list_in_any_language_is_retrieval(prompt):
+    assert route_task(prompt, False) == "retrieval"
+
+
+@pytest.mark.parametrize("prompt", [
+    "Metti in ordine di rilevanza per la query 'usb hub' i seguenti prodotti, dal più al meno rilevante." + FIVE,
+    "Ranque os produtos a seguir por relevância para a consulta 'usb hub'." + FIVE,
+    "Order these reviews from most positive to most negative." + FIVE,
+    "Reorder the search results below so that the best results for 'usb hub' come first." + FIVE,
+    "Which of the products below should be shown first, second, third, fourth and fifth for 'usb hub'?" + FIVE,
+    "From the list below, produce a sorted list of product numbers, highest relevance to 'usb hub' first." + FIVE,
+])
+def test_putting_a_whole_list_in_order_is_ranking(prompt):
+    assert route_task(prompt, False) == "ranking"
+
+
+def test_an_example_answer_is_not_a_requested_count():
+    prompt = "A user searched 'usb hub'. Candidate products:" + FIVE + "Please order the products by relevance; output e.g. 2, 1, 3, 5, 4."
+    assert route(prompt, False).info.requested_count is None
+    assert route_task(prompt, False) == "ranking"
+
+
+@pytest.mark.parametrize("prompt", [
+    "Nenne alle Marken, die im Titel vorkommen: 'Samsung Galaxy Hülle von Spigen'. Ausgabe:",
+    "Elenca tutti i materiali citati nel titolo: 'Borsa in pelle e tela'. Output:",
+    "Extrae la marca de la consulta. Si hay varias, sepáralas con comas. Consulta: zapatillas nike\nSalida:",
+    "Query: red nike shoes\nExtract the brand(s) in the query.",
+    "Query: 'bose soundlink speaker'. Which phrase in the query is the brand? If there are several, separate with commas.",
+])
+def test_extracting_what_may_be_several_phrases_is_ner(prompt):
+    assert route_task(prompt, False) == "named_entity_recognition"
+
+
+def test_extracting_one_keyphrase_stays_generation():
+    prompt = "Extract the keyphrase from the review that mentions the aspect 'price'. Output only one keyphrase.\nReview: Decent quality, way overpriced though.\nOutput:"
+    assert route_task(prompt, False) == "generation"

@@ -52,11 +52,17 @@ _REQUESTED_COUNT = [
     re.compile(r"\btop[- ]?" + _COUNT + r"\b"),
     re.compile(r"\b(?:" + _SELECT_VERBS + r")\b(?:\W+\w+){0,4}?\W+(?:the\s+|los\s+|les\s+|die\s+|i\s+)?"
                r"(?:top\s+|best\s+|most\s+\w+\s+)?" + _COUNT
-               + r"\b(?!\s*(?:%|stars?|years?|-star|to\s+\d|-\s*\d|–\s*\d|~\s*\d))"),
-    re.compile(r"\b(?:which|what)\s+" + _COUNT + r"\b"),
+               # not a count: "5 stars", "1 to 5", "2, 1, 3" (an example answer)
+               + r"\b(?!\s*(?:%|stars?|years?|-star|to\s+\d|-\s*\d|–\s*\d|~\s*\d|[,、]\s*\d))"),
+    # "which three", "welche drei", "cuáles son los tres", "quels sont les trois", "quali sono i tre"
+    re.compile(r"\b(?:which|what|welche[nmrs]?|cu[áa]les|qu[ée]|quels|quelles|quali|quais|quale)\s+"
+               r"(?:(?:are|son|sont|sono|s[ãa]o|sind)\s+)?(?:(?:the|los|las|les|i|le|os|as|die)\s+)?" + _COUNT + r"\b"),
     re.compile(r"\b" + _COUNT + r"\s+(?:\w+\s+){0,2}?(?:numbers|indices|indexes|ids|options|candidates|"
                r"items|products|queries|aspects|snippets|answers|choices|results|n[úu]meros|"
-               r"nombres|zahlen|numeri|numéros|nummers|numery|aspekty|aspecten|produkty|producten)\b"),
+               r"nombres|zahlen|numeri|numéros|nummers|numery|aspekty|aspecten|produkty|producten|"
+               # the same nouns in es / fr / de / it / pt
+               r"productos|art[íi]culos|opciones|produits|articles|[ée]l[ée]ments|produkte|artikel|optionen|"
+               r"prodotti|articoli|opzioni|elementi|produtos|itens|op[çc][õo]es)\b"),
     re.compile(r"(\d{1,2}|[一二三四五])\s*(?:つ|個|件|項目|个|項)"),
 ]
 # "a comma separating (every) two numbers" states the format, not how many items to give

@@ -23,13 +23,18 @@ PROMPT_TOKEN_BOOST = 1.0  # the winners' +1.0 on every token of the prompt, comm
 _VERB = (
     r"(?:extract|identify|find|list|tag|recogni[sz]e|detect|pull out|highlight|mark|locate|return|output|give|copy|"
     r"extrae\w*|extraer|extrai\w*|extrayez|extraire|relev\w*|extrahier\w*|estrai\w*|identifi\w*|liste\w*|"
-    r"haal|extraheer\w*|wyodrębnij|wypisz|抽出|抜き出|提取|抽取|找出|列出)"
+    r"haal|extraheer\w*|wyodrębnij|wypisz|nenne\w*|elenc\w*|enumer\w*|énum[èé]r\w*|wymień|"
+    r"抽出|抜き出|提取|抽取|找出|列出)"
 )
 # more than one phrase: "all", "every", a plural noun, "comma-separated", "a list of"
 _MANY = (
     r"(?:\b(?:all|every|each|any)\b|\b(?:phrases|words|terms|spans|mentions|entities|brands|colou?rs|materials|"
     r"values|attributes|names|keywords|tokens|features|ingredients|sizes|aspects|flavou?rs)\b|"
-    r"\bcomma|\blist of\b|\b(?:todas|todos|toutes|tous|alle|tutti|tutte|wszystkie)\b|すべて|全て|全部|所有)"
+    r"\bcomma|\blist of\b|\b(?:todas|todos|toutes|tous|alle|tutti|tutte|wszystkie)\b|すべて|全て|全部|所有|"
+    # "the brand(s)", "if there are several", and the plural nouns in es / fr / de / it / pt
+    r"\w\(s\)|\b(?:several|multiple|more than one|varias|varios|plusieurs|mehrere|diversi|diverse|vari|varie|"
+    r"várias|vários|marcas|marques|marken|marchi|colores|couleurs|farben|colori|cores|materiales|matériaux|"
+    r"materialien|materiali|materiais)\b)"
 )
 # taken from the text: "in the query", "from this product title", "mentioned in the review"
 _SOURCE = re.compile(
@@ -49,6 +54,15 @@ ENTITY = [re.compile(p) for p in (
     r"\b" + _PLURAL_ATTRIBUTE + r" (?:in|from|of|mentioned in) (?:''|(?:the |this )?(?:search )?(?:query|title|review|text)\b)",
     r"\bwhich (?:words|phrases|terms|parts|tokens|expressions)\b",
 )]
+# "Which phrase in the query is the brand? If there are several, separate them with commas."
+# "... If there are several, separate them with commas": the answer may hold more than one phrase
+SEVERAL = re.compile(
+    r"\bif there (?:are|is) (?:several|multiple|more than one|many)\b|\bsi hay (?:varias|varios|m[áa]s de)\b|"
+    r"\bs'il y en a plusieurs\b|\bfalls es mehrere\b|\bwenn es mehrere\b|\bse ce ne sono (?:diversi|pi[ùu])\b|"
+    r"\bse houver (?:v[áa]ri[oa]s|mais de)\b"
+)
+_ANY_VERB = re.compile(_VERB)
+WHICH_PHRASE = re.compile(r"\b(?:which|what) (?:word|phrase|term|span|part|expression)s? (?:in|of|from) ")
 _WITHIN_A_SENTENCE = r"(?:(?!\. ).){0,160}"
 EXTRACTION = re.compile(  # a verb then "all"/a plural; in Japanese/Chinese "all" comes first ("すべて抜き出して")
     _VERB + r"(?=" + _WITHIN_A_SENTENCE + _MANY + r")|(?:すべて|全て|全部|所有)(?=.{0,40}" + _VERB + r")"
@@ -70,6 +84,9 @@ def asks_for(info: PromptInfo) -> int:
     if info.n_candidates >= 2 and _NUMBERS.search(text):
         return NO  # the numbers of listed items: retrieval
     if EXTRACTION.search(text) and (_SOURCE.search(text) or _COMMA.search(text)):
+        return STRONG
+    if (WHICH_PHRASE.search(text) or _ANY_VERB.search(text)) and _SOURCE.search(text) and (
+            SEVERAL.search(text) or (WHICH_PHRASE.search(text) and _COMMA.search(text))):
         return STRONG
     return NO
 

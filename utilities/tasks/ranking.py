@@ -21,8 +21,11 @@ PERMUTATION = [re.compile(p) for p in (
     r"\bpermutation\b",
     r"\b(?:all|each|every) (?:of the |the )?(?:\w+ )?(?:products|items|candidates|results)\b[^.]{0,40}\b(?:order|rank)",
     r"\b(?:best|strongest|most|highest|greatest|top)\b[^.]{0,60}\bto (?:the )?(?:\w+ )?(?:worst|weakest|least|lowest|bottom)\b",
+    r"\bfrom (?:the )?most [\w-]+ to (?:the )?most [\w-]+\b",  # "from most positive to most negative"
+    r"\bfirst,? second,? (?:and )?third\b",  # "shown first, second, third, fourth and fifth"
     r"\b(?:descending|ascending|decreasing|increasing) order\b",
     r"\b(?:most|highest|best) [\w-]+ (?:first|at the top)\b",
+    r"\b(?:highest|most|best|greatest)\b[^.,;]{0,60}\bfirst\b[^.]{0,40}$|\bsorted (?:list|order)\b",
     r"\b(?:complete|full|entire|whole) (?:order|ordering|sequence|ranking)\b",
     r"\b(?:every|each|all)\b[^.]{0,40}\b(?:exactly )?once\b",
     r"\bdo not (?:drop|omit|skip|leave out) any\b",
@@ -33,6 +36,8 @@ PERMUTATION = [re.compile(p) for p in (
 )]
 ORDER = [re.compile(p) for p in (
     r"\b(?:re-?)?rank(?:s|ed|ing)?\b",
+    r"\b(?:re-?order|rearrange|re-?sort)\w*\b",  # reordering a list is ranking it
+    r"\b(?:sort|order|arrange|put)\b[^.]{0,80}\bfrom (?:the )?(?:most|least|best|worst|highest|lowest|top)\b",
     r"\b(?:sort|(?<!in )order|re-?order|arrange|rearrange|prioriti[sz]e)\b[^.]{0,80}\b(?:by|according to|based on|in terms of|in order of|with respect to)\b",
     r"\border of (?:relevance|preference|likelihood|importance|similarity)\b",
     r"\b(?:in )?(?:which|what) order\b",
@@ -43,7 +48,8 @@ ORDER = [re.compile(p) for p in (
     r"\b(?:ordena|ordene|ordenar|clasifica|clasifique|jerarquiza)\w*\b",
     r"\b(?:classe[rz]?|classez|trie[rz]?|ordonne[rz]?)\b",
     r"\b(?:sortiere|sortieren|ordne|ordnen|rangiere|rangieren|rangfolge|reihenfolge)\w*\b",
-    r"\b(?:ordina|ordinare|classifica|classificare)\w*\b",
+    r"\b(?:ordina|ordinare|classifica|classificare)\w*\b|\bmett\w* in ordine\b",
+    r"\b(?:ranque\w*|ranquei\w*|classifique\w*)\b",  # pt
     # ja / zh
     # nl / pl / sv / tr
     r"\b(?:volgorde|rangschik\w*|sorteer\w*|uporządkuj\w*|posortuj\w*|uszereguj\w*|kolejno\w*)\b",
