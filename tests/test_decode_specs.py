@@ -39,6 +39,19 @@ def test_a_rating_scale_limits_the_multiple_choice_digits(qwen_table):
     assert texts(qwen_table, spec.allowed_token_ids) == {"1", "2", "3", "4", "5"}
 
 
+def test_a_numbered_list_after_the_options_does_not_replace_them(qwen_table):
+    prompt = "Which?\n0. a\n1. b\n2. c\n3. d\nRules:\n1. answer with one digit\n2. no explanation\nAnswer: "
+    spec = spec_of(prompt, True, qwen_table)
+    assert texts(qwen_table, spec.allowed_token_ids) == {"0", "1", "2", "3"}
+
+
+def test_a_numbered_list_inside_a_rated_review_keeps_every_star_of_the_scale(qwen_table):
+    prompt = ("Evaluate the following product review on a scale of 1 to 5.\nLove it! Pros:\n1. powerful motor\n"
+              "2. easy to clean\nAnswer: ")
+    spec = spec_of(prompt, True, qwen_table)
+    assert texts(qwen_table, spec.allowed_token_ids) == {"1", "2", "3", "4", "5"}
+
+
 def test_ranking_and_retrieval_allow_only_digits_comma_space_and_end_of_text(qwen_table):
     for prompt in (RANK, RETRIEVE):
         spec = spec_of(prompt, False, qwen_table)

@@ -86,6 +86,7 @@ class PromptInfo:
     instruction: str  # lower-cased, NFKC, whitespace collapsed, without the list's lines and quoted text
     options: tuple[int, ...]  # numbers of the last numbered list, e.g. (0, 1, 2, 3) or (1, ..., 15)
     option_texts: tuple[str, ...]
+    lists: tuple[tuple[int, ...], ...] = ()  # the numbers of every numbered list, in order (the last is options)
 
     @property
     def n_candidates(self) -> int:
@@ -228,6 +229,7 @@ def analyse(prompt: str) -> PromptInfo:
         instruction=instruction,
         options=options,
         option_texts=option_texts,
+        lists=tuple(tuple(number for _, number, _ in run) for run in runs) if runs else ((options,) if options else ()),
     )
 
 

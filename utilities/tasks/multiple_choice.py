@@ -1,8 +1,9 @@
 """multiple-choice: one digit that is one of the offered options (metric: accuracy).
 
 Routing signal: the grader's ``is_multiple_choice`` flag, which is true for exactly these tasks.
-Options are the last numbered list ("0. ...", "1. ..."); with none listed, a stated scale ("on a
-scale of 1 to 5": task15's star rating) gives them, else 0-5 (the range of the dev answers).
+Options are the last numbered list that starts at 0, else the last numbered list (see offered); a
+stated scale ("on a scale of 1 to 5": task15's star rating) adds its range; with neither, 0-5 (the
+range of the dev answers).
 The official parser reads only the first non-space character, so only options 0-9 can be answered.
 """
 from __future__ import annotations
@@ -24,14 +25,20 @@ def asks_for(info: PromptInfo) -> int:
 
 
 def offered(info: PromptInfo) -> tuple[int, ...]:
-    """The option numbers the answer may take (single digits only: the parser reads one character)."""
-    listed = tuple(o for o in info.options if o <= 9)
-    if len(listed) >= 2:
-        return listed
+    """The option numbers the answer may take (single digits only: the parser reads one character).
+
+    The options are the last numbered list that starts at 0 (ShopBench numbers its options from 0),
+    else the last numbered list: a list after the options ("Rules: 1. ... 2. ...") or inside a
+    review ("Pros: 1. ... 2. ...") must not hide them. A stated scale ("1 to 5") adds its range,
+    so a rating whose review holds a short numbered list can still get every star.
+    """
+    from_zero = [numbers for numbers in info.lists if numbers and numbers[0] == 0]
+    chosen = from_zero[-1] if from_zero else (info.lists[-1] if info.lists else info.options)
+    listed = {o for o in chosen if o <= 9}
     if info.scale is not None:
         lo, hi = info.scale
-        return tuple(range(lo, hi + 1))
-    return DEFAULT_OPTIONS
+        listed |= set(range(lo, hi + 1))
+    return tuple(sorted(listed)) if len(listed) >= 2 else DEFAULT_OPTIONS
 
 
 def decode_spec(info: PromptInfo, table: TokenTable) -> DecodeSpec:
