@@ -43,7 +43,15 @@ def test_ranking_answer_is_completed_in_the_models_order_when_it_stops_early():
 
 
 def test_ranking_answer_drops_numbers_that_are_not_listed():
-    assert tidy(RANK, False, "9, 0, 12, 5") == "5, 1, 2, 3, 4"
+    assert tidy(RANK, False, "9, 0, 66, 5") == "5, 1, 2, 3, 4"
+
+
+def test_digits_without_commas_keep_the_models_order_when_every_candidate_is_one_digit():
+    assert tidy(RANK, False, "31524") == "3, 1, 5, 2, 4"
+    assert tidy(RANK, False, "4 21") == "4, 2, 1, 3, 5"
+    # with 15 candidates "1415" could be 14, 15 or 1, 4, 1, 5: it is read as the number it spells, if listed
+    assert tidy(RETRIEVE, False, "1415") == "1, 2, 3"
+    assert tidy(RETRIEVE, False, "14 15") == "14, 15, 1"
 
 
 def test_retrieval_answer_is_three_distinct_listed_numbers():

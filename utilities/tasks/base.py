@@ -242,10 +242,17 @@ def numbers_in(text: str) -> list[int]:
 
 
 def indices_in_order(text: str, pool: tuple[int, ...]) -> list[int]:
-    """The numbers in ``text`` that are in ``pool``, in order of appearance, each once."""
+    """The numbers in ``text`` that are in ``pool``, in order of appearance, each once.
+
+    When every listed number is a single digit, a run of digits that is no listed number is read
+    digit by digit ("31524" -> 3, 1, 5, 2, 4): the model left out the commas, not the order.
+    """
     allowed = set(pool)
+    single_digits = bool(allowed) and max(allowed) <= 9
     seen: list[int] = []
-    for number in numbers_in(text if isinstance(text, str) else ""):
-        if number in allowed and number not in seen:
-            seen.append(number)
+    for run in re.findall(r"\d+", text if isinstance(text, str) else ""):
+        numbers = [int(d) for d in run] if single_digits and int(run) not in allowed else [int(run)]
+        for number in numbers:
+            if number in allowed and number not in seen:
+                seen.append(number)
     return seen
