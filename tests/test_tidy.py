@@ -64,6 +64,7 @@ def test_ner_answer_drops_repeats_bullets_and_none():
     assert tidy(NER, False, "3m, 3M , tape,, None") == "3m, tape"
     assert tidy(NER, False, "['cadbury', 'nestle']") == "cadbury, nestle"
     assert tidy(NER, False, "- cadbury\n- nestle") == "cadbury, nestle"
+    assert tidy(NER, False, "1. nike 2. adidas") == "nike, adidas"
 
 
 def test_generation_keeps_the_first_non_empty_line_without_a_label_echo():

@@ -118,7 +118,7 @@ def split_entities(text: str) -> list[str]:
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             items = value
     if items is None:
-        items = re.split(r"[,;\n、，]", text)
+        items = re.split(r"[,;\n、，]|\s+\d{1,2}[.)]\s+", text)  # "1. nike 2. adidas": enumerators separate too
     out: list[str] = []
     seen: set[str] = set()
     for item in items:
