@@ -343,3 +343,11 @@ def test_model_that_raises_or_answers_unparseably_stops_it(tmp_path, capsys, mon
     err = fails(capsys, repo, "--questions", "7")  # 7: two multiple-choice questions in one batch
     assert message in err
     assert remote_refs(bare) == "" and git(repo, "tag") == ""
+
+
+def test_the_repository_sends_every_weight_suffix_through_lfs():
+    from utilities.submission import WEIGHT_SUFFIXES
+
+    rules = (Path(__file__).resolve().parent.parent / ".gitattributes").read_text().splitlines()
+    lfs = {line.split()[0] for line in rules if "filter=lfs" in line}
+    assert {f"models/**/*{suffix}" for suffix in WEIGHT_SUFFIXES} <= lfs
