@@ -73,3 +73,7 @@ def test_list_size_and_answer_format_are_not_read_as_a_requested_count():
 ])
 def test_rating_scale_is_read(text, scale):
     assert analyse(text).scale == scale
+
+
+def test_full_width_parenthesised_numbers_are_options():
+    assert analyse("どれ？\n0）赤\n1）青\n2）緑\n答え：").options == (0, 1, 2)

@@ -16,11 +16,11 @@ from typing import Callable
 
 from utilities.decoding import DecodeSpec, TokenTable
 
-# A numbered line: optional "(" or "[", one or two digits, then ")", "]", ".", ":", "、", "．", "："
+# A numbered line: optional "(", "[" or "（", one or two digits, then ")", "]", "）", ".", ":", "、", "．", "："
 # or a spaced dash. "3.5 mm" is no item; "Size 8: ..." is item 8, which only matters if 1-7 precede it.
 # A label word may come first: "Review 1: ...", "Product 2 - ...", "Option 0. ...".
 _ITEM_LINE = re.compile(
-    r"^[ \t]*(?:[^\W\d_]{2,12}[ \t]+)?[(\[]?(\d{1,2})(?:[)\]]|[.:：、．](?!\d)|[ \t]+[-–—])[ \t]*(.*)$"
+    r"^[ \t]*(?:[^\W\d_]{2,12}[ \t]+)?[(\[（]?(\d{1,2})(?:[)\]）]|[.:：、．](?!\d)|[ \t]+[-–—])[ \t]*(.*)$"
 )
 # Items inside one line ("Options: 0. red 1. blue 2. green"); used only when no line holds an item.
 _INLINE_ITEM = re.compile(r"(?:^|(?<=\s))[(\[]?(\d{1,2})[.)\]](?!\d)\s+")
