@@ -16,7 +16,8 @@ from utilities.tasks import TASK_TYPES
 DATA = Path(__file__).parent / "data"
 SETS = sorted(DATA.glob("routing_heldout*.jsonl"))
 KEYS = {"prompt": str, "is_multiple_choice": bool, "task_type": str, "n_candidates": int, "family": str, "note": str}
-NUMBERED = re.compile(r"^\s*(?:[^\W\d_]+\s+)?[(\[]?(\d{1,2})\s*(?:[.)\]:]|\s-\s?)")  # "1.", "(1)", "Review 1:"
+# "1.", "(1)", "Review 1:", "#1 ...", "1、", "（1）"
+NUMBERED = re.compile(r"^\s*(?:[^\W\d_]+\s+)?(?:[(\[#（])?(\d{1,2})\s*(?:[.)\]:、）]|\s-\s?|(?<=#\d)\s|(?<=#\d\d)\s)")
 
 
 def numbers_at_line_starts(prompt: str) -> list[int]:

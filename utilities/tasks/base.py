@@ -16,11 +16,11 @@ from typing import Callable
 
 from utilities.decoding import DecodeSpec, TokenTable
 
-# A numbered line: optional "(", "[" or "（", one or two digits, then ")", "]", "）", ".", ":", "、", "．", "："
+# A numbered line: optional "(", "[", "（", "#" or "No.", one or two digits, then ")", "]", "）", ".", ":", "、", "．", "："
 # or a spaced dash. "3.5 mm" is no item; "Size 8: ..." is item 8, which only matters if 1-7 precede it.
 # A label word may come first: "Review 1: ...", "Product 2 - ...", "Option 0. ...".
 _ITEM_LINE = re.compile(
-    r"^[ \t]*(?:[^\W\d_]{2,12}[ \t]+)?[(\[（]?(\d{1,2})(?:[)\]）]|[.:：、．](?!\d)|[ \t]+[-–—])[ \t]*(.*)$"
+    r"^[ \t]*(?:[^\W\d_]{2,12}[ \t]+)?(?:[(\[（]|#|No\.\s?)?(\d{1,2})(?:[)\]）]|[.:：、．](?!\d)|[ \t]+[-–—]|(?<=#\d)[ \t]|(?<=#\d\d)[ \t])[ \t]*(.*)$"
 )
 # Items inside one line ("Options: 0. red 1. blue 2. green"); used only when no line holds an item.
 _INLINE_ITEM = re.compile(r"(?:^|(?<=\s))[(\[]?(\d{1,2})[.)\]](?!\d)\s+")
@@ -63,10 +63,14 @@ _REQUESTED_COUNT = [
                # the same nouns in es / fr / de / it / pt
                r"productos|art[íi]culos|opciones|produits|articles|[ée]l[ée]ments|produkte|artikel|optionen|"
                r"prodotti|articoli|opzioni|elementi|produtos|itens|op[çc][õo]es)\b"),
-    re.compile(r"(\d{1,2}|[一二三四五])\s*(?:つ|個|件|項目|个|項)"),
+    re.compile(r"(\d{1,2}|[一二三四五])\s*(?:つ|個|件|項目|个|項|개|가지)"),
 ]
 # "a comma separating (every) two numbers" states the format, not how many items to give
-_NOT_A_COUNT = re.compile(r"\b(?:separating|separate|between)\s+(?:every\s+|each\s+|any\s+|the\s+)?two\b")
+_NOT_A_COUNT = re.compile(
+    r"\b(?:separating|separate|between)\s+(?:every\s+|each\s+|any\s+|the\s+)?two\b"
+    # "If there is only one, return just that one": a condition, not the number asked for
+    r"|\bif (?:there (?:is|are) )?only one\b[^.;\n]*"
+)
 _CJK_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
 
 # "on a scale of 1 to 5", "rate from 1 to 5", "de 1 a 5", "1から5".

@@ -24,13 +24,13 @@ _VERB = (
     r"(?:extract|identify|find|list|tag|recogni[sz]e|detect|pull out|highlight|mark|locate|return|output|give|copy|"
     r"extrae\w*|extraer|extrai\w*|extrayez|extraire|relev\w*|extrahier\w*|estrai\w*|identifi\w*|liste\w*|"
     r"haal|extraheer\w*|wyodrębnij|wypisz|nenne\w*|elenc\w*|enumer\w*|énum[èé]r\w*|wymień|"
-    r"抽出|抜き出|提取|抽取|找出|列出)"
+    r"抽出|抜き出|提取|抽取|找出|列出|추출|뽑아)"
 )
 # more than one phrase: "all", "every", a plural noun, "comma-separated", "a list of"
 _MANY = (
     r"(?:\b(?:all|every|each|any)\b|\b(?:phrases|words|terms|spans|mentions|entities|brands|colou?rs|materials|"
     r"values|attributes|names|keywords|tokens|features|ingredients|sizes|aspects|flavou?rs)\b|"
-    r"\bcomma|\blist of\b|\b(?:todas|todos|toutes|tous|alle|tutti|tutte|wszystkie)\b|すべて|全て|全部|所有|"
+    r"\bcomma|\blist of\b|\b(?:todas|todos|toutes|tous|alle|tutti|tutte|wszystkie)\b|すべて|全て|全部|所有|모두|전부|"
     # "the brand(s)", "if there are several", and the plural nouns in es / fr / de / it / pt
     r"\w\(s\)|\b(?:several|multiple|more than one|varias|varios|plusieurs|mehrere|diversi|diverse|vari|varie|"
     r"várias|vários|marcas|marques|marken|marchi|colores|couleurs|farben|colori|cores|materiales|matériaux|"
@@ -43,9 +43,10 @@ _SOURCE = re.compile(
     r"sentence|input|listing|name|passage|comment|question)s?\b"
     r"|\b(?:mentioned|appear\w*|contained|occur\w*|found) in\b"
     r"|\b(?:consulta|requête|requete|suchanfrage|anfrage|titel|título|titulo|titre|titolo|reseña|avis|"
-    r"bewertung|rezension|recensione|zoekopdracht|zapytani\w*|recenzj\w*)\b|クエリ|タイトル|レビュー|查询|标题|评论"
+    r"bewertung|rezension|recensione|zoekopdracht|zapytani\w*|recenzj\w*)\b|クエリ|タイトル|レビュー|查询|标题|评论|"
+    r"상품명|제목|리뷰|검색어|쿼리"
 )
-_COMMA = re.compile(r"\b(?:comma|coma|virgul|virgol|komma|przecink)|カンマ|逗号|読点")
+_COMMA = re.compile(r"\b(?:comma|coma|virgul|virgol|komma|przecink)|カンマ|逗号|読点|쉼표")
 _PLURAL_ATTRIBUTE = (
     r"(?:brands|colou?rs|materials|sizes|product types|flavou?rs|keywords|attributes|models|styles|audiences)"
 )
@@ -64,8 +65,8 @@ SEVERAL = re.compile(
 _ANY_VERB = re.compile(_VERB)
 WHICH_PHRASE = re.compile(r"\b(?:which|what) (?:word|phrase|term|span|part|expression)s? (?:in|of|from) ")
 _WITHIN_A_SENTENCE = r"(?:(?!\. ).){0,160}"
-EXTRACTION = re.compile(  # a verb then "all"/a plural; in Japanese/Chinese "all" comes first ("すべて抜き出して")
-    _VERB + r"(?=" + _WITHIN_A_SENTENCE + _MANY + r")|(?:すべて|全て|全部|所有)(?=.{0,40}" + _VERB + r")"
+EXTRACTION = re.compile(  # a verb then "all"/a plural; in Japanese/Chinese/Korean "all" comes first ("すべて抜き出して")
+    _VERB + r"(?=" + _WITHIN_A_SENTENCE + _MANY + r")|(?:すべて|全て|全部|所有|모두|전부)(?=.{0,40}" + _VERB + r")"
 )
 _NUMBERS = re.compile(r"(?<!without )(?<!no )\b(?:numbers|indices|indexes|ids)\b")  # "list the numbers of ...": retrieval
 # "extract the keyphrase", "only one keyphrase": one phrase is generation, not a list.

@@ -24,8 +24,6 @@ PERMUTATION = [re.compile(p) for p in (
     r"\bfrom (?:the )?most [\w-]+ to (?:the )?most [\w-]+\b",  # "from most positive to most negative"
     r"\bfirst,? second,? (?:and )?third\b",  # "shown first, second, third, fourth and fifth"
     r"\b(?:descending|ascending|decreasing|increasing) order\b",
-    r"\b(?:most|highest|best) [\w-]+ (?:first|at the top)\b",
-    r"\b(?:highest|most|best|greatest)\b[^.,;]{0,60}\bfirst\b[^.]{0,40}$|\bsorted (?:list|order)\b",
     r"\b(?:complete|full|entire|whole) (?:order|ordering|sequence|ranking)\b",
     r"\b(?:every|each|all)\b[^.]{0,40}\b(?:exactly )?once\b",
     r"\bdo not (?:drop|omit|skip|leave out) any\b",
@@ -37,6 +35,9 @@ PERMUTATION = [re.compile(p) for p in (
 ORDER = [re.compile(p) for p in (
     r"\b(?:re-?)?rank(?:s|ed|ing)?\b",
     r"\b(?:re-?order|rearrange|re-?sort)\w*\b",  # reordering a list is ranking it
+    # "most relevant first": an order, but of the top few when fewer are asked for ("list the 3 ...")
+    r"\b(?:most|highest|best) [\w-]+ (?:first|at the top)\b",
+    r"\b(?:highest|most|best|greatest)\b[^.,;]{0,60}\bfirst\b[^.]{0,40}$|\bsorted (?:list|order)\b",
     r"\b(?:sort|order|arrange|put)\b[^.]{0,80}\bfrom (?:the )?(?:most|least|best|worst|highest|lowest|top)\b",
     r"\b(?:sort|(?<!in )order|re-?order|arrange|rearrange|prioriti[sz]e)\b[^.]{0,80}\b(?:by|according to|based on|in terms of|in order of|with respect to)\b",
     r"\border of (?:relevance|preference|likelihood|importance|similarity)\b",
@@ -57,6 +58,7 @@ ORDER = [re.compile(p) for p in (
     r"\bod najbardziej\b",
     # ja / zh
     r"ランク|順位|順番|並べ|並び替え|ランキング|排序|排名|顺序|名次",
+    r"정렬|순서대로|순위|랭킹",  # ko
 )]
 
 

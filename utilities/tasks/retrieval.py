@@ -25,7 +25,7 @@ SELECT = [re.compile(p) for p in (
     r"\b(?:select|choose|pick)\b[^.?!]{0,60}\b(?:products|items|candidates|options|queries|aspects|snippets|reviews|ones|answers)\b",
     r"\bwhich (?:of (?:the|these) )?(?:products|items|candidates|queries|aspects|snippets|ones)\b[^.?!]{0,80}\b(?:most|likely|best|relevant)\b",
     r"\b(?:selecciona|seleccione|elige|elija|escoge|s[ée]lectionne|choisi|w[äa]hle|ausw[äa]hl|seleziona|scegli|selecione|escolha)\w*\b",
-    r"選んで|選択|選び|选择|选出|挑选",
+    r"選んで|選択|選び|选择|选出|挑选|골라|고르|선택",
 )]
 NUMBER_ANSWER = [re.compile(p) for p in (
     r"\b(?:output|answer|respond|reply|return|give|generate|write|provide|list)\b[^.?!]{0,60}(?<!without )(?<!no )\b(?:numbers|indices|indexes|index numbers|ids|serial numbers)\b",
