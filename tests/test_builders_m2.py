@@ -178,9 +178,10 @@ def catalogue() -> tuple[M2Index, dict]:
 INDEX, LOOKUP = catalogue()
 
 
-def run(cls, seed: int = 0, n: int = 60, index: M2Index = INDEX, lookup: dict = LOOKUP):
+def run(cls, seed: int = 0, n: int = 60, index: M2Index = INDEX, lookup: dict = LOOKUP, product_types=None):
     """What build.py does for one builder: seeds, needs, a lookup of only those keys, question, check."""
     builder = cls()
+    builder.product_types = product_types or {}
     rng = random.Random(f"{seed}:{cls.name}")
     seeds = builder.seeds(index, rng, n)
     keys = {k for s in seeds for k in builder.needs(s)}
@@ -238,6 +239,38 @@ def test_attribute_category_answer_is_the_product_with_the_attribute():
             if i != int(q.answer):
                 assert text in titles and not filled(getattr(titles[text], attribute))
                 assert norm(text) != norm(texts[int(q.answer)])
+
+
+def _type_of(p: M2Product) -> str:
+    """A product type as an enrichment would give it: the noun the title was built from, or "novel"."""
+    if p.author:
+        return "novel"
+    nouns = [noun for noun in NOUNS.get(p.locale, ()) if noun in p.title]
+    return nouns[0].lower() if nouns else " ".join(p.title.lower().split()[:2])
+
+
+def test_attribute_category_with_product_types_asks_about_categories():
+    types = {key: _type_of(p) for key, p in LOOKUP.items()}
+    rows, skipped = run(M2AttributeCategory, n=80, product_types=types)
+    assert len(rows) >= 10, skipped
+    for (locale, pids, candidates), q in rows:
+        assert "categor" in q.prompt
+        attribute = re.search(r"attribute '?([a-z]+)'?", q.prompt).group(1)
+        numbers, texts = options_of(q.prompt)
+        assert numbers == (0, 1, 2, 3) and len(set(texts)) == 4
+        answer = texts[int(q.answer)]
+        assert any(types[(locale, p)] == answer and filled(getattr(LOOKUP[(locale, p)], attribute)) for p in pids)
+        looked_up = [LOOKUP[(locale, c)] for c in candidates if (locale, c) in LOOKUP]
+        for i, text in enumerate(texts):
+            if i == int(q.answer):
+                continue
+            of_type = [p for p in looked_up if types[(locale, p.id)] == text]
+            assert of_type and not any(filled(getattr(p, attribute)) for p in of_type)
+
+
+def test_attribute_category_without_product_types_of_its_products_is_skipped():
+    rows, skipped = run(M2AttributeCategory, n=20, product_types={("XX", "none"): "lamp"})
+    assert rows == [] and skipped["the product has no type in the enrichment"] > 0
 
 
 def test_attribute_category_distractor_title_never_names_a_value_of_the_attribute():

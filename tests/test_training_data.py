@@ -196,3 +196,36 @@ def test_check_skips_a_rating_outside_the_stated_scale():
     check(Rating, Question(prompt, "4"))
     with pytest.raises(Skip):
         check(Rating, Question(prompt, "0"))
+
+
+def test_an_enrichment_file_turns_attribute_questions_into_category_questions(tmp_path):
+    """build --enrichment: the product types synthetic.py's enrich step writes reach m2_attribute_category."""
+    from training.data.__main__ import main as data_main
+    from training.data.synthetic import Enrichment
+    from utilities.tasks import analyse
+
+    fixtures = REPO / "tests" / "data" / "sources"
+    with open(fixtures / "amazon_m2" / "products_train.csv", newline="", encoding="utf-8") as f:
+        products = list(csv.DictReader(f))
+    enrichment = tmp_path / "enrichment_amazon_m2.jsonl"
+    with open(enrichment, "w", encoding="utf-8") as f:
+        for p in products:  # a stand-in for the LLM's product type: the title's first two words
+            kind = " ".join(p["title"].lower().split()[:2])
+            f.write(json.dumps(Enrichment("amazon_m2", (p["locale"], p["id"]), p["title"], kind, "home", {}).as_dict()) + "\n")
+    types = {" ".join(p["title"].lower().split()[:2]) for p in products}
+    out = tmp_path / "out"
+    manifest = data_main(["build", "--sources", str(fixtures), "--out", str(out), "--only", "m2_attribute_category",
+                          "--enrichment", str(enrichment)])
+    rows = [json.loads(line) for line in (out / "m2_attribute_category.jsonl").read_text().splitlines()]
+    assert rows and manifest["enrichment"] == str(enrichment)
+    for row in rows:
+        prompt = row["messages"][1]["content"]
+        assert "categor" in prompt
+        options = analyse(prompt).option_texts
+        assert len(set(options)) == 4 and set(options) <= types
+        assert int(row["messages"][2]["content"]) in range(4)
+    plain = data_main(["build", "--sources", str(fixtures), "--out", str(tmp_path / "plain"), "--only", "m2_attribute_category"])
+    assert plain["enrichment"] is None
+    with pytest.raises(FileNotFoundError, match="enrichment .* does not exist"):
+        data_main(["build", "--sources", str(fixtures), "--out", str(tmp_path / "x"), "--only", "m2_attribute_category",
+                   "--enrichment", str(tmp_path / "missing.jsonl")])

@@ -1,7 +1,7 @@
 """The training-data command line.
 
     python -m training.data list
-    python -m training.data build --sources DIR --out DIR [--blend NAME] [--only NAME ...] [--limit N] [--seed S]
+    python -m training.data build --sources DIR --out DIR [--blend NAME] [--only NAME ...] [--limit N] [--seed S] [--enrichment FILE]
 """
 from __future__ import annotations
 
@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> dict | None:
     b.add_argument("--only", nargs="+", default=None, metavar="NAME", help="build only these datasets")
     b.add_argument("--limit", type=int, default=None, help="at most N rows per dataset (quick builds)")
     b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--enrichment", type=Path, default=None,
+                   help="product types from `python -m training.data.synthetic enrich` (a file or folder): "
+                        "m2_attribute_category then asks about product categories, as dev task2 does")
     args = parser.parse_args(argv)
     if args.command == "list":
         cmd_list()
@@ -40,7 +43,7 @@ def main(argv: list[str] | None = None) -> dict | None:
         wanted = {n: wanted.get(n, registry[n].size if n in registry else 0) for n in args.only}
     if args.limit:
         wanted = {n: min(v, args.limit) for n, v in wanted.items()}
-    manifest = build(args.sources, args.out, list(wanted), wanted, seed=args.seed)
+    manifest = build(args.sources, args.out, list(wanted), wanted, seed=args.seed, enrichment=args.enrichment)
     if args.blend:
         print(f"blend: {write_blend(args.blend, args.out, seed=args.seed)}")
     print(render_report(manifest))

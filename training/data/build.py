@@ -83,9 +83,18 @@ def open_source(name: str, sources_dir: Path, seed: int) -> SourceData | None:
 
 
 def build(sources_dir: Path, out_dir: Path, names: list[str] | None = None, sizes: dict[str, int] | None = None,
-          seed: int = 0, progress: bool = True) -> dict:
-    """Build the named datasets (default: all) at ``sizes`` (default: their seed sizes) into ``out_dir``."""
+          seed: int = 0, progress: bool = True, enrichment: Path | None = None) -> dict:
+    """Build the named datasets (default: all) at ``sizes`` (default: their seed sizes) into ``out_dir``.
+
+    ``enrichment``: a file (or folder) written by ``python -m training.data.synthetic enrich``; its
+    product types reach the builders of each source (``Builder.product_types``)."""
     registry = load_builders()
+    if enrichment:
+        from training.data.synthetic import product_types  # synthetic imports this module
+
+        if not Path(enrichment).exists():
+            raise FileNotFoundError(f"enrichment {enrichment} does not exist (write it with "
+                                    "`python -m training.data.synthetic enrich ...`)")
     names = list(registry) if not names else names
     unknown = [n for n in names if n not in registry]
     if unknown:
@@ -106,8 +115,10 @@ def build(sources_dir: Path, out_dir: Path, names: list[str] | None = None, size
             continue
         source_stats[source] = data.stats
         planned = []
+        types = product_types(enrichment, source) if enrichment else {}
         for cls in classes:
             builder = cls()
+            builder.product_types = types
             wanted = (sizes or {}).get(cls.name, cls.size)
             rng = random.Random(f"{seed}:{cls.name}")
             try:  # spare seeds stand in for skipped ones; the question loop stops at ``wanted`` rows
@@ -129,6 +140,7 @@ def build(sources_dir: Path, out_dir: Path, names: list[str] | None = None, size
     manifest = {
         "seed": seed,
         "sources_dir": str(sources_dir),
+        "enrichment": str(enrichment) if enrichment else None,
         "datasets": [reports[n].as_dict() for n in names],
         "sources": {k: v.as_dict() for k, v in source_stats.items()},
     }

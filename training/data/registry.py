@@ -40,6 +40,9 @@ class Builder:
     task_type: ClassVar[str]
     size: ClassVar[int]  # the seed size of the winners' dataset (DATASETS.md)
     instructions: ClassVar[tuple[str, ...]] = ()
+    # lookup key -> product type from an enrichment file (synthetic.py enrich; build --enrichment);
+    # empty without one. Builders that can ask about product types use it when it is there.
+    product_types: Mapping[Hashable, str] = {}
 
     def seeds(self, index: Any, rng: random.Random, n: int) -> list:
         raise NotImplementedError

@@ -23,7 +23,8 @@ prompt template, and a strict parser of the LLM's answer:
    Amazon Reviews 2023 metadata) the LLM names the product type, a broad category and the entities
    (brand, color, material, ...) the title and description mention; values not found in the
    product's text are dropped. :func:`load_enrichment` gives builders a lookup by the source's own
-   key (``(locale, id)`` or ``parent_asin``), e.g. a product type for ``m2_explain_product_type``.
+   key (``(locale, id)`` or ``parent_asin``); ``training.data build --enrichment FILE`` hands the
+   product types to the builders (``m2_attribute_category`` then asks about product categories).
 3. **re-word instructions** (:func:`run_reword`, :data:`REWORD_PROMPT`): per instruction template of
    a registered builder, N paraphrases that keep every ``{field}`` exactly once; accepted ones
    (same placeholders, non-empty, distinct, not an original, a placeholder alone on its line stays
@@ -1096,7 +1097,7 @@ def load_enrichment(path: str | os.PathLike, source: str | None = None) -> dict[
 
 
 def product_types(path: str | os.PathLike, source: str) -> dict[Hashable, str]:
-    """lookup key -> product type, e.g. for m2_explain_product_type / m2_attribute_category."""
+    """lookup key -> product type (``build --enrichment`` gives it to every builder of ``source``)."""
     return {k: e.product_type for k, e in load_enrichment(path, source).items()}
 
 

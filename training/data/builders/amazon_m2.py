@@ -139,7 +139,12 @@ class M2AttributeCategory(Builder):
     Source: Amazon-M2 products_train.csv (AIcrowd KDD Cup 2023 rules). Example:
     "Which of the following products may have the attribute author?\\n0. Ravensburger Puzzle 1000
     Teile ...\\n1. Der Herr der Ringe: Die Gefährten ...\\n2. ...\\n3. ...\\nAnswer: " -> "1".
-    Heuristic: M2 has no category field, so the options are product titles of one locale. The
+    With an enrichment file (``build --enrichment``: the LLM's product type per product, synthetic.py
+    method 2) the options are product categories, as in dev task2: "Which of the following product
+    categories may have the attribute author?\n0. jigsaw puzzle\n1. novel\n2. ...\nAnswer: " -> "1";
+    the answer is the product's type, each distractor the type of a distractor product (chosen as
+    below), distinct, and never the type of any looked-up product that fills the attribute.
+    Without one: M2 has no category field, so the options are product titles of one locale. The
     answer is a product whose record fills the attribute (author, material, model or size; rarer
     attributes are chosen more often; never color or brand, which nearly every product has); each
     distractor is a product of the same locale whose record leaves it empty but fills at least two
@@ -158,6 +163,13 @@ class M2AttributeCategory(Builder):
         "On an online shopping website, only one of the following products lists a value for the attribute "
         "'{attribute}'. Which product is it?\n{options}\nAnswer: ",
         "{options}\nWhich of the products above is most likely to have the attribute {attribute}?\nAnswer: ",
+    )
+    category_instructions = (
+        "Which of the following product categories may have the attribute {attribute}?\n{options}\nAnswer: ",
+        "Select the product category that can have the attribute {attribute}.\n{options}\nAnswer: ",
+        "On an online shopping website, products of only one of the following categories list a value for the "
+        "attribute '{attribute}'. Which category is it?\n{options}\nAnswer: ",
+        "{options}\nWhich of the product categories above is most likely to have the attribute {attribute}?\nAnswer: ",
     )
     n_candidates = 15  # same-locale products looked up per seed, to find 3 that lack the attribute
 
@@ -208,10 +220,38 @@ class M2AttributeCategory(Builder):
             distractors.append(clip(q.title, 60))
             if len(distractors) == 3:
                 break
+        if self.product_types:
+            return self.ask_categories(locale, pid, candidates, attribute, lookup, rng)
         if len(distractors) < 3:
             raise Skip("fewer than 3 same-locale products that lack the attribute")
         options, answer = shuffled_options(clip(p.title, 60), distractors, rng)
         prompt = choose(rng, self.instructions, attribute=attribute, options=numbered(options, start=0))
+        return Question(prompt, str(answer))
+
+    def ask_categories(self, locale: str, pid: str, candidates: Sequence[str], attribute: str, lookup: Mapping,
+                       rng: random.Random) -> Question:
+        """The same question over product types (from the enrichment): dev task2's own shape."""
+        answer_type = norm(self.product_types.get((locale, pid), ""))
+        if not answer_type:
+            raise Skip("the product has no type in the enrichment")
+        records = [(c, q) for c, q in ((c, record(lookup, locale, c)) for c in candidates) if q is not None]
+        # a type any looked-up product with the attribute has can be no distractor
+        with_attribute = {answer_type} | {norm(self.product_types.get((locale, c), "")) for c, q in records
+                                          if filled(getattr(q, attribute))}
+        distractors: list[str] = []
+        for c, q in records:
+            kind = norm(self.product_types.get((locale, c), ""))
+            if not kind or kind in with_attribute or kind in distractors or filled(getattr(q, attribute)):
+                continue
+            if sum(filled(getattr(q, a)) for a in DOCUMENTED if a != attribute) < 2:
+                continue  # a sparse record: the empty attribute may only be missing
+            distractors.append(kind)
+            if len(distractors) == 3:
+                break
+        if len(distractors) < 3:
+            raise Skip("fewer than 3 product types of same-locale products that lack the attribute")
+        options, answer = shuffled_options(answer_type, distractors, rng)
+        prompt = choose(rng, self.category_instructions, attribute=attribute, options=numbered(options, start=0))
         return Question(prompt, str(answer))
 
 
