@@ -14,7 +14,9 @@ DATA = Path(__file__).parent / "data"
 # Prompt sets written by separate authors who never saw the router. Each was measured blind
 # first, then used to improve the router: set 2 scored 147/161, set 3 140/151 and set 4 157/159
 # when first seen (set 4's two misses: Swedish and Turkish ranking instructions), set 5 152/159
-# (misses: Korean instructions, "#1" list markers, "if there is only one, return that one").
+# (misses: Korean instructions, "#1" list markers, "if there is only one, return that one"), set 6
+# 140/150 (misses: Arabic, Turkish and Swedish instructions, "sort from cheapest to most expensive",
+# entity lists asked for one per line or as a Python list).
 HELD_OUT = sorted(DATA.glob("routing_heldout*.jsonl"))
 
 

@@ -34,6 +34,8 @@ _NUMBER_WORDS = {
     # nl / pl
     "twee": 2, "drie": 3, "vijf": 5, "dwa": 2, "dwie": 2, "trzy": 3, "cztery": 4, "pięć": 5,
     "dois": 2, "duas": 2,
+    # sv / tr
+    "två": 2, "fyra": 4, "fem": 5, "iki": 2, "üç": 3, "dört": 4, "beş": 5,
     # ja / zh
     "二つ": 2, "三つ": 3, "五つ": 5, "两个": 2, "三个": 3, "五个": 5, "三項目": 3,
 }
@@ -46,7 +48,7 @@ _SELECT_VERBS = (
     r"list|name|determine|provide|mark|indicate|"
     r"selecciona\w*|seleccione\w*|elige|elija|escoge\w*|elegir|s[ée]lectionne\w*|choisi\w*|"
     r"w[äa]hle\w*|ausw[äa]hl\w*|seleziona\w*|scegli\w*|selecione\w*|escolh\w*|selecion\w*|"
-    r"kies|selecteer\w*|wybierz\w*|wska[żz]\w*"
+    r"kies|selecteer\w*|wybierz\w*|wska[żz]\w*|v[äa]lj\w*|se[çc]\w*|اختر|اختاري|حدد"
 )
 _REQUESTED_COUNT = [
     re.compile(r"\btop[- ]?" + _COUNT + r"\b"),
@@ -62,7 +64,9 @@ _REQUESTED_COUNT = [
                r"nombres|zahlen|numeri|numéros|nummers|numery|aspekty|aspecten|produkty|producten|"
                # the same nouns in es / fr / de / it / pt
                r"productos|art[íi]culos|opciones|produits|articles|[ée]l[ée]ments|produkte|artikel|optionen|"
-               r"prodotti|articoli|opzioni|elementi|produtos|itens|op[çc][õo]es)\b"),
+               r"prodotti|articoli|opzioni|elementi|produtos|itens|op[çc][õo]es|"
+               # sv / tr / ar
+               r"produkter|artiklar|siffror|nummer|[üu]r[üu]n\w*|say[ıi]\w*|منتجات|أرقام|عناصر)\b"),
     re.compile(r"(\d{1,2}|[一二三四五])\s*(?:つ|個|件|項目|个|項|개|가지)"),
 ]
 # "a comma separating (every) two numbers" states the format, not how many items to give

@@ -42,16 +42,23 @@ _SOURCE = re.compile(
     r"search|user|product|customer|its)\s+)*(?:query|queries|title|titles|review|reviews|text|description|"
     r"sentence|input|listing|name|passage|comment|question)s?\b"
     r"|\b(?:mentioned|appear\w*|contained|occur\w*|found) in\b"
+    # "given the product title below", "read the product description"
+    r"|\b(?:given|following|read) (?:the |this )?(?:product |search |user )?(?:title|query|review|description|text)\b"
+    r"|\b(?:title|query|review|description|text) (?:below|above)\b"
     r"|\b(?:consulta|requête|requete|suchanfrage|anfrage|titel|título|titulo|titre|titolo|reseña|avis|"
     r"bewertung|rezension|recensione|zoekopdracht|zapytani\w*|recenzj\w*)\b|クエリ|タイトル|レビュー|查询|标题|评论|"
     r"상품명|제목|리뷰|검색어|쿼리"
 )
-_COMMA = re.compile(r"\b(?:comma|coma|virgul|virgol|komma|przecink)|カンマ|逗号|読点|쉼표")
+_COMMA = re.compile(  # the answer is a list: commas, one per line, a Python list
+    r"\b(?:comma|coma|virgul|virgol|komma|przecink|virg[üu]l)|カンマ|逗号|読点|쉼표|فواصل|فاصلة"
+    r"|\b(?:on (?:its|their) own line|one per line|python list)\b"
+)
 _PLURAL_ATTRIBUTE = (
     r"(?:brands|colou?rs|materials|sizes|product types|flavou?rs|keywords|attributes|models|styles|audiences)"
 )
 ENTITY = [re.compile(p) for p in (
-    r"\bentit(?:y|ies|ät\w*|é\w*|à|eit\w*)|\bentidad\w*|\bentidade\w*|エンティティ|固有表現|实体",
+    r"\bentit(?:y|ies|ät\w*|é\w*|à|eit\w*|et\w*)|\bentidad\w*|\bentidade\w*|\bvarl[ıi]k tip\w*|الكيان|كيان|"
+    r"エンティティ|固有表現|实体",
     r"\b" + _PLURAL_ATTRIBUTE + r" (?:in|from|of|mentioned in) (?:''|(?:the |this )?(?:search )?(?:query|title|review|text)\b)",
     r"\bwhich (?:words|phrases|terms|parts|tokens|expressions)\b",
 )]

@@ -39,6 +39,7 @@ ORDER = [re.compile(p) for p in (
     r"\b(?:most|highest|best) [\w-]+ (?:first|at the top)\b",
     r"\b(?:highest|most|best|greatest)\b[^.,;]{0,60}\bfirst\b[^.]{0,40}$|\bsorted (?:list|order)\b",
     r"\b(?:sort|order|arrange|put)\b[^.]{0,80}\bfrom (?:the )?(?:most|least|best|worst|highest|lowest|top)\b",
+    r"\b(?:sort|order|arrange|rearrange)\b[^.]{0,80}\bfrom (?:the )?[\w-]+(?: [\w-]+)? to (?:the )?[\w-]+",  # "from cheapest to ..."
     r"\b(?:sort|(?<!in )order|re-?order|arrange|rearrange|prioriti[sz]e)\b[^.]{0,80}\b(?:by|according to|based on|in terms of|in order of|with respect to)\b",
     r"\border of (?:relevance|preference|likelihood|importance|similarity)\b",
     r"\b(?:in )?(?:which|what) order\b",
@@ -59,6 +60,7 @@ ORDER = [re.compile(p) for p in (
     # ja / zh
     r"ランク|順位|順番|並べ|並び替え|ランキング|排序|排名|顺序|名次",
     r"정렬|순서대로|순위|랭킹",  # ko
+    r"رتب|رتّب|ترتيب",  # ar
 )]
 
 

@@ -26,6 +26,7 @@ SELECT = [re.compile(p) for p in (
     r"\bwhich (?:of (?:the|these) )?(?:products|items|candidates|queries|aspects|snippets|ones)\b[^.?!]{0,80}\b(?:most|likely|best|relevant)\b",
     r"\b(?:selecciona|seleccione|elige|elija|escoge|s[ée]lectionne|choisi|w[äa]hle|ausw[äa]hl|seleziona|scegli|selecione|escolha)\w*\b",
     r"選んで|選択|選び|选择|选出|挑选|골라|고르|선택",
+    r"\b(?:v[äa]lj\w*|se[çc]in\w*|se[çc]iniz)\b|اختر|اختاري",  # sv / tr / ar
 )]
 NUMBER_ANSWER = [re.compile(p) for p in (
     r"\b(?:output|answer|respond|reply|return|give|generate|write|provide|list)\b[^.?!]{0,60}(?<!without )(?<!no )\b(?:numbers|indices|indexes|index numbers|ids|serial numbers)\b",
