@@ -116,3 +116,11 @@ def test_token_ids_come_from_the_tokenizer_not_from_constants(qwen_tokenizer):
     spec = spec_of(MC, True, table)
     assert sorted(spec.allowed_token_ids) == [vocab["0"], vocab["1"], vocab["2"]]
     assert spec.logit_bias == {vocab["None"]: NONE_PENALTY}
+
+
+def test_ner_stops_at_the_end_of_its_line_unless_one_entity_per_line_is_asked(qwen_table):
+    assert spec_of(NER, False, qwen_table).stop == ("\n",)
+    per_line = ("Given the product title below, extract all phrases that express the attribute 'material'. "
+                "Output each phrase on its own line and nothing else.\nProduct Title: Bamboo Board with Steel Handles\n")
+    assert route(per_line, False).task_type == "named_entity_recognition"
+    assert spec_of(per_line, False, qwen_table).stop == ("\n\n",)

@@ -70,6 +70,7 @@ SEVERAL = re.compile(
     r"\bse houver (?:v[áa]ri[oa]s|mais de)\b"
 )
 _ANY_VERB = re.compile(_VERB)
+ONE_PER_LINE = re.compile(r"\b(?:on (?:its|their) own line|one per line|(?:each|one) on a (?:new|separate) line|line by line)\b")
 WHICH_PHRASE = re.compile(r"\b(?:which|what) (?:word|phrase|term|span|part|expression)s? (?:in|of|from) ")
 _WITHIN_A_SENTENCE = r"(?:(?!\. ).){0,160}"
 EXTRACTION = re.compile(  # a verb then "all"/a plural; in Japanese/Chinese/Korean "all" comes first ("すべて抜き出して")
@@ -107,7 +108,9 @@ def decode_spec(info: PromptInfo, table: TokenTable) -> DecodeSpec:
     prompt_ids = list(dict.fromkeys(reversed(table.encode(info.text))))
     boost = {i: PROMPT_TOKEN_BOOST for i in prompt_ids[:room] if i not in bias}
     return DecodeSpec(
-        max_new_tokens=MAX_NEW_TOKENS, logit_bias={**boost, **fixed, **bias}, stop=("\n",)
+        max_new_tokens=MAX_NEW_TOKENS, logit_bias={**boost, **fixed, **bias},
+        # the list ends with its line, unless the prompt asks for one entity per line
+        stop=("\n\n",) if ONE_PER_LINE.search(info.instruction) else ("\n",),
     )
 
 
