@@ -94,3 +94,4 @@ def test_shopbench_model_on_vllm_answers_every_dev_question_so_that_it_parses(vl
         assert len(answers) == len(rows)
         for row, answer in zip(rows, answers):
             assert_parses(row["input_field"], row["is_multiple_choice"], answer)
+
