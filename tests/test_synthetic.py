@@ -491,6 +491,21 @@ def test_cli_enrich_and_reword_with_a_given_engine(tiny_engine, tmp_path, monkey
                                   "a placeholder is missing": len(originals)}
     assert "reword" in capsys.readouterr().out
 
+    # a second run for another dataset into the same folder keeps the first one's wordings
+    syn.main(["reword", "--dataset", "alpaca_instruction_following", "--n", "2", *common],
+             engine=ScriptedEngine(tiny_engine))
+    both = syn.load_rewordings(out / "rewordings.json")
+    assert both["mmlu_general_knowledge"] == reworded and "alpaca_instruction_following" in both
+
     monkeypatch.delenv("SHOPBENCH_MODEL", raising=False)
     with pytest.raises(SystemExit):
         syn.main(["reword", "--out", str(out)])  # no --model and no SHOPBENCH_MODEL
+
+
+@pytest.mark.parametrize("seeds", [syn.attribute_seeds, syn.query_seeds])
+def test_a_larger_limit_asks_the_first_seeds_the_same_questions(seeds):
+    """A run with --limit 2 then --limit 3 reuses the cache of the first: the first seeds do not
+    depend on how many are drawn."""
+    few = seeds(esci_source(), random.Random(7), 2)
+    more = seeds(esci_source(), random.Random(7), 3)
+    assert few and more[:len(few)] == few

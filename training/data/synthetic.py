@@ -699,9 +699,16 @@ class DocumentSeed:
         return f"{self.source}:{self.key}"
 
 
+def _per_seed(salt: int, seed_id: str) -> random.Random:
+    """A generator of one seed's own: what a seed asks does not depend on how many seeds are drawn,
+    so a run with a larger --limit repeats the requests (and reuses the cache) of a smaller one."""
+    return random.Random(f"{salt}:{seed_id}")
+
+
 def attribute_seeds(data: SourceData, rng: random.Random, n: int) -> list[AttributeSeed]:
+    salt = rng.getrandbits(64)  # drawn before the sample, so the same for every n
     products = sample_products(data, rng, n, oversample=2, keep=lambda p: bool(p.attributes))
-    return [AttributeSeed(p, *p.attributes[rng.randrange(len(p.attributes))]) for p in products]
+    return [AttributeSeed(p, *p.attributes[_per_seed(salt, p.id).randrange(len(p.attributes))]) for p in products]
 
 
 def query_seeds(data: SourceData, rng: random.Random, n: int) -> list[QuerySeed]:
@@ -709,9 +716,11 @@ def query_seeds(data: SourceData, rng: random.Random, n: int) -> list[QuerySeed]
     index = data.index
     if not isinstance(index, EsciIndex):
         raise ValueError("query_products needs the esci source")
+    salt = rng.getrandbits(64)  # drawn before the sample, so the same for every n
     queries = rng.sample(index.queries, min(n, len(index.queries)))
     plans = []
     for q in queries:
+        rng = _per_seed(salt, f"esci:{q.query_id}")
         own = list(dict.fromkeys(pid for pid, _ in q.items))
         rng.shuffle(own)
         own = own[:QUERY_LIST_SIZE]
@@ -1236,8 +1245,10 @@ def run_reword(job: SyntheticJob, builders: Sequence[type[Builder]], n: int = 3,
     if out_dir is not None:
         path = Path(out_dir) / "rewordings.json"
         by_name = {b.name: b for b, _ in plan}
-        data = {name: {"instructions": list(by_name[name].instructions), "reworded": per}
-                for name, per in accepted.items()}
+        # datasets reworded by earlier runs into the same folder stay; this run's replace their entries
+        data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        data.update({name: {"instructions": list(by_name[name].instructions), "reworded": per}
+                     for name, per in accepted.items()})
         path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
         report.outputs[str(path)] = f"{report.accepted} wordings for {len(data)} datasets"
     return accepted, report
