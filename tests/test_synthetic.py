@@ -305,13 +305,30 @@ def test_enrichment_parser_keeps_grounded_entities_of_known_types():
     assert syn.Enrichment.from_dict(json.loads(json.dumps(e.as_dict()))) == e
 
 
+def test_an_unusable_entity_value_costs_that_value_not_the_product():
+    text = json.dumps({"product_type": "trail running shoes", "category": "Shoes",
+                       "entities": {"brand": ["Acme", None, {"x": 1}], "size": [10], "color": ["red", "blue"]}})
+    e = syn.parse_enrichment(text, PRODUCT)
+    # dropped: None, {"x": 1}, 10 (no phrase of the text) and "red" (not in the text); "blue" is grounded
+    assert e.entities == {"brand": ("Acme",), "color": ("blue",)} and e.dropped == 4
+
+
+def test_an_entity_is_grounded_as_a_whole_phrase_not_inside_a_word():
+    product = syn.ProductText("esci", ("us", "B9"), "Paper Shredder, 12 Sheet", ("Cross-cut shredder",), ())
+    text = json.dumps({"product_type": "paper shredder", "category": "Office",
+                       "entities": {"color": ["red"], "model": ["12 Sheet"]}})
+    e = syn.parse_enrichment(text, product)
+    assert e.entities == {"model": ("12 Sheet",)} and e.dropped == 1  # "red" sits only inside "shredder"
+
+
 @pytest.mark.parametrize("obj, reason", [
     ({"category": "Shoes", "entities": {}}, "no 'product_type'"),
     ({"product_type": "a very long product type with many words", "category": "Shoes", "entities": {}},
      "'product_type' has more than 6 words"),
     ({"product_type": "shoes", "category": "", "entities": {}}, "'category' is empty"),
     ({"product_type": "shoes", "category": "Shoes", "entities": ["Acme"]}, "'entities' is not an object"),
-    ({"product_type": "shoes", "category": "Shoes", "entities": {"brand": [1]}}, "an entity's values are not strings"),
+    ({"product_type": "shoes", "category": "Shoes", "entities": {"brand": {"name": "Acme"}}},
+     "an entity's values are not a list"),
 ])
 def test_enrichment_parser_rejects_with_a_reason(obj, reason):
     with pytest.raises(syn.Invalid) as why:

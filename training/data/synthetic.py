@@ -1046,14 +1046,21 @@ def parse_enrichment(text: str, product: ProductText) -> Enrichment:
     kept: dict[str, tuple[str, ...]] = {}
     dropped = 0
     for name, values in entities.items():
-        values = [values] if isinstance(values, str) else values
-        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            raise Invalid("an entity's values are not strings")
+        values = [values] if isinstance(values, (str, int, float)) else values
+        if not isinstance(values, list):
+            raise Invalid("an entity's values are not a list")
         name = norm(name).replace(" ", "_")
         good = []
         for v in values:
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                v = str(v)  # "size": [10] -> "10", grounded like any value
+            if not isinstance(v, str):
+                dropped += 1  # one unusable value costs that value, not the product
+                continue
             v = one_line(v)
-            if v and name in ENTITY_TYPES and norm(v) in haystack and norm(v) not in map(norm, good):
+            # grounded as a whole phrase of the text ("red" is not in "shredder")
+            grounded = bool(v) and re.search(r"(?<!\w)" + re.escape(norm(v)) + r"(?!\w)", haystack) is not None
+            if v and name in ENTITY_TYPES and grounded and norm(v) not in map(norm, good):
                 good.append(v)
             elif v:
                 dropped += 1
