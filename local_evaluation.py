@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from utilities.metrics import METRICS, MissingModelError, load_multilingual_model, score_task  # noqa: E402
 from utilities.parsers import parse  # noqa: E402
+from utilities.tasks import TASK_TYPES  # noqa: E402
 from utilities.tracks import ALL_AROUND, PER_SAMPLE_LIMIT_S, TRACKS, get_track, track_of  # noqa: E402
 
 DEFAULT_DATA = REPO / "data" / "development.json"
@@ -60,7 +61,6 @@ class BatchTiming:
 
 
 REQUIRED_FIELDS = ("input_field", "is_multiple_choice", "task_name", "task_type", "metric", "track", "output_field")
-TASK_TYPES = ("multiple-choice", "ranking", "retrieval", "named_entity_recognition", "generation")
 
 
 class DataError(ValueError):

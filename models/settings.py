@@ -111,17 +111,15 @@ class EngineSettings:
 
     def check(self) -> None:
         """Values vLLM would reject later, or silently misread, named with their variable now."""
-        problems = []
-        if self.tensor_parallel_size < 1:
-            problems.append(f"SHOPBENCH_TP={self.tensor_parallel_size}: at least 1 GPU")
-        if not 0 < self.gpu_memory_utilization <= 1:  # also false for nan
-            problems.append(f"SHOPBENCH_GPU_MEMORY_UTILIZATION={self.gpu_memory_utilization}: a fraction in (0, 1]")
-        if self.max_model_len < 1:
-            problems.append(f"SHOPBENCH_MAX_MODEL_LEN={self.max_model_len}: a positive number of tokens "
-                            "(prompts are shortened to it, so it must be stated)")
-        if not 1 <= self.max_num_seqs <= 1024:
-            problems.append(f"SHOPBENCH_MAX_NUM_SEQS={self.max_num_seqs}: 1 to 1024")
-        if self.dtype not in ("half", "float16", "bfloat16", "float32", "float", "auto"):
-            problems.append(f"SHOPBENCH_DTYPE={self.dtype!r}: half, float16, bfloat16, float32 or auto")
+        rules = (  # field, whether its value is fine, what it must be
+            ("tensor_parallel_size", self.tensor_parallel_size >= 1, "at least 1 GPU"),
+            ("gpu_memory_utilization", 0 < self.gpu_memory_utilization <= 1, "a fraction in (0, 1]"),  # nan fails
+            ("max_model_len", self.max_model_len >= 1,
+             "a positive number of tokens (prompts are shortened to it, so it must be stated)"),
+            ("max_num_seqs", 1 <= self.max_num_seqs <= 1024, "1 to 1024"),
+            ("dtype", self.dtype in ("half", "float16", "bfloat16", "float32", "float", "auto"),
+             "half, float16, bfloat16, float32 or auto"),
+        )
+        problems = [f"{self._ENV[name][0]}={getattr(self, name)!r}: {must}" for name, ok, must in rules if not ok]
         if problems:
             raise ValueError("; ".join(problems))

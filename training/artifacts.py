@@ -113,6 +113,16 @@ def progress_bar(**kwargs):
     return tqdm(file=sys.stderr, **kwargs)
 
 
+def checkpoint_steps(run_dir: str | Path) -> dict[int, Path]:
+    """The ``checkpoint-N`` folders a Trainer run saved, by step."""
+    found = {}
+    for p in Path(run_dir).glob("checkpoint-*"):
+        step = p.name.split("-", 1)[1]
+        if p.is_dir() and step.isdigit():
+            found[int(step)] = p
+    return found
+
+
 def model_folder(name: str | Path, cache_dir: str | Path | None = None) -> Path:
     """A model folder for ``name``: the folder itself, or a Hugging Face hub id already in the cache.
 

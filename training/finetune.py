@@ -60,7 +60,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import yaml
 
-from training.artifacts import MANIFEST, folder_record, sha256_file
+from training.artifacts import MANIFEST, checkpoint_steps, folder_record, sha256_file
 
 IGNORE_INDEX = -100  # the label PyTorch's cross-entropy (and every HF causal LM) skips
 PROBE_ANSWER = "\u2063probe-answer\u2063"  # a text no template adds or strips, to find the turn's end
@@ -764,7 +764,7 @@ def _loss_callback(path: Path, is_main):
 
 def _trim_loss_log(partial: Path, resume: str | bool) -> None:
     path = partial / LOSS_LOG
-    steps = [int(p.name.split("-")[-1]) for p in partial.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()]
+    steps = list(checkpoint_steps(partial))
     if isinstance(resume, str):
         tail = Path(resume).name.split("-")[-1]
         steps = [int(tail)] if tail.isdigit() else steps
@@ -894,8 +894,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     if not trainer.is_world_process_zero():
         return {}
 
-    checkpoints = sorted((p for p in partial.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
-                         key=lambda p: int(p.name.split("-")[-1]))
+    checkpoints = [p for _, p in sorted(checkpoint_steps(partial).items())]
     peft_cfg = model.peft_config["default"]
     inputs = {"base_model": describe_input(cfg["base_model"]), **inputs}
     manifest = {

@@ -43,6 +43,7 @@ from typing import Callable, Sequence
 
 from tqdm.auto import tqdm
 
+from training.artifacts import checkpoint_steps
 from utilities.tracks import get_track
 
 REPO = Path(__file__).resolve().parent.parent
@@ -167,16 +168,6 @@ def launched(launcher: Sequence[str], module: str, argv: list[str],
         subprocess.run(command, check=True, cwd=REPO)
 
     return run
-
-
-def checkpoint_steps(adapter_dir: Path) -> dict[int, Path]:
-    """The ``checkpoint-N`` folders a Trainer run saved, by step."""
-    found = {}
-    for p in Path(adapter_dir).glob("checkpoint-*"):
-        step_text = p.name.split("-", 1)[1]
-        if p.is_dir() and step_text.isdigit():
-            found[int(step_text)] = p
-    return found
 
 
 def pick_checkpoints(adapter_dir: Path, steps: Sequence[int] | None) -> list[Path]:

@@ -113,7 +113,7 @@ def estimate(questions: list[QuestionCost], counts: dict[int, int], c: Constants
         if not pool:
             continue
         batches = grader_batches(scaled(pool, counts[number]), c.batch_size)
-        seconds = c.startup_s + sum(batch_seconds(b, c) for b in batches)
+        seconds = run_seconds(batches, c)
         limit = TRACKS[number].time_limit_s
         out[number] = {"questions": counts[number], "batches": len(batches), "estimate_s": seconds,
                        "limit_s": limit, "share_of_limit": seconds / limit,
@@ -122,8 +122,14 @@ def estimate(questions: list[QuestionCost], counts: dict[int, int], c: Constants
     return out
 
 
+def run_seconds(batches: list[list[QuestionCost]], c: Constants) -> float:
+    """Start-up plus every batch: one run of a track."""
+    return c.startup_s + sum(batch_seconds(b, c) for b in batches)
+
+
 def track_seconds(pool: list[QuestionCost], n: int, c: Constants) -> float:
-    return c.startup_s + sum(batch_seconds(b, c) for b in grader_batches(scaled(pool, n), c.batch_size))
+    """One run of ``n`` questions with ``pool``'s mix, batched as the grader batches."""
+    return run_seconds(grader_batches(scaled(pool, n), c.batch_size), c)
 
 
 def questions_that_fit(pool: list[QuestionCost], limit_s: float, c: Constants) -> int:

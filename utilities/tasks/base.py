@@ -245,10 +245,6 @@ def any_match(patterns: list[re.Pattern[str]], text: str) -> bool:
     return any(p.search(text) for p in patterns)
 
 
-def numbers_in(text: str) -> list[int]:
-    return [int(m) for m in re.findall(r"\d+", text)]
-
-
 def indices_in_order(text: str, pool: tuple[int, ...]) -> list[int]:
     """The numbers in ``text`` that are in ``pool``, in order of appearance, each once.
 

@@ -33,7 +33,7 @@ def offered(info: PromptInfo) -> tuple[int, ...]:
     so a rating whose review holds a short numbered list can still get every star.
     """
     from_zero = [numbers for numbers in info.lists if numbers and numbers[0] == 0]
-    chosen = from_zero[-1] if from_zero else (info.lists[-1] if info.lists else info.options)
+    chosen = from_zero[-1] if from_zero else (info.lists[-1] if info.lists else ())
     listed = {o for o in chosen if o <= 9}
     if info.scale is not None:
         lo, hi = info.scale

@@ -49,9 +49,10 @@ _SOURCE = re.compile(
     r"bewertung|rezension|recensione|zoekopdracht|zapytani\w*|recenzj\w*)\b|クエリ|タイトル|レビュー|查询|标题|评论|"
     r"상품명|제목|리뷰|검색어|쿼리"
 )
+_PER_LINE = r"on (?:its|their) own line|one per line"
 _COMMA = re.compile(  # the answer is a list: commas, one per line, a Python list
     r"\b(?:comma|coma|virgul|virgol|komma|przecink|virg[üu]l)|カンマ|逗号|読点|쉼표|فواصل|فاصلة"
-    r"|\b(?:on (?:its|their) own line|one per line|python list)\b"
+    r"|\b(?:" + _PER_LINE + r"|python list)\b"
 )
 _PLURAL_ATTRIBUTE = (
     r"(?:brands|colou?rs|materials|sizes|product types|flavou?rs|keywords|attributes|models|styles|audiences)"
@@ -62,7 +63,6 @@ ENTITY = [re.compile(p) for p in (
     r"\b" + _PLURAL_ATTRIBUTE + r" (?:in|from|of|mentioned in) (?:''|(?:the |this )?(?:search )?(?:query|title|review|text)\b)",
     r"\bwhich (?:words|phrases|terms|parts|tokens|expressions)\b",
 )]
-# "Which phrase in the query is the brand? If there are several, separate them with commas."
 # "... If there are several, separate them with commas": the answer may hold more than one phrase
 SEVERAL = re.compile(
     r"\bif there (?:are|is) (?:several|multiple|more than one|many)\b|\bsi hay (?:varias|varios|m[áa]s de)\b|"
@@ -70,7 +70,8 @@ SEVERAL = re.compile(
     r"\bse houver (?:v[áa]ri[oa]s|mais de)\b"
 )
 _ANY_VERB = re.compile(_VERB)
-ONE_PER_LINE = re.compile(r"\b(?:on (?:its|their) own line|one per line|(?:each|one) on a (?:new|separate) line|line by line)\b")
+ONE_PER_LINE = re.compile(r"\b(?:" + _PER_LINE + r"|(?:each|one) on a (?:new|separate) line|line by line)\b")
+# "Which phrase in the query is the brand? If there are several, separate them with commas."
 WHICH_PHRASE = re.compile(r"\b(?:which|what) (?:word|phrase|term|span|part|expression)s? (?:in|of|from) ")
 _WITHIN_A_SENTENCE = r"(?:(?!\. ).){0,160}"
 EXTRACTION = re.compile(  # a verb then "all"/a plural; in Japanese/Chinese/Korean "all" comes first ("すべて抜き出して")
@@ -94,8 +95,9 @@ def asks_for(info: PromptInfo) -> int:
         return NO  # the numbers of listed items: retrieval
     if EXTRACTION.search(text) and (_SOURCE.search(text) or _COMMA.search(text)):
         return STRONG
-    if (WHICH_PHRASE.search(text) or _ANY_VERB.search(text)) and _SOURCE.search(text) and (
-            SEVERAL.search(text) or (WHICH_PHRASE.search(text) and _COMMA.search(text))):
+    which = WHICH_PHRASE.search(text) is not None
+    if (which or _ANY_VERB.search(text)) and _SOURCE.search(text) and (
+            SEVERAL.search(text) or (which and _COMMA.search(text))):
         return STRONG
     return NO
 
