@@ -2,6 +2,8 @@
 
 ``sizes(name)`` turns a blend into per-dataset row counts for the build; ``write_blend`` joins the
 built files into ``blend-<name>.jsonl``, shuffled with the build seed: same inputs, same bytes.
+A blend's ``"*"`` sets the 38 seed datasets it does not name; an extra dataset (EC-Guide's,
+``registry.EXTRA_DATASETS``) joins a blend only where the blend names it.
 """
 from __future__ import annotations
 
@@ -25,14 +27,14 @@ def sizes(name: str) -> dict[str, int]:
     if name not in all_blends:
         raise KeyError(f"unknown blend {name!r}; known: {', '.join(all_blends)}")
     spec = dict(all_blends[name])
-    registry = load_builders()
+    registry = load_builders(extra=True)
     unknown = sorted(set(spec) - set(registry) - {"*"})
     if unknown:
         raise KeyError(f"blend {name!r} names unknown datasets {unknown}")
     default = spec.pop("*", 0)
     out = {}
     for dataset, cls in registry.items():
-        n = spec.get(dataset, default)
+        n = spec.get(dataset, default if cls.seed_set else 0)
         n = cls.size if n == "seed" else int(n)
         if n > 0:
             out[dataset] = n

@@ -88,14 +88,14 @@ def build(sources_dir: Path, out_dir: Path, names: list[str] | None = None, size
 
     ``enrichment``: a file (or folder) written by ``python -m training.data.synthetic enrich``; its
     product types reach the builders of each source (``Builder.product_types``)."""
-    registry = load_builders()
+    registry = load_builders(extra=True)
     if enrichment:
         from training.data.synthetic import product_types  # synthetic imports this module
 
         if not Path(enrichment).exists():
             raise FileNotFoundError(f"enrichment {enrichment} does not exist (write it with "
                                     "`python -m training.data.synthetic enrich ...`)")
-    names = list(registry) if not names else names
+    names = [n for n, c in registry.items() if c.seed_set] if not names else names  # default: the 38 seed datasets
     unknown = [n for n in names if n not in registry]
     if unknown:
         raise KeyError(f"unknown datasets {unknown}; `python -m training.data list` shows them")

@@ -14,6 +14,7 @@ Folder layout under ``--sources DIR`` (the names of the public downloads):
     ecinstruct/*.json (a JSON array or JSON Lines of ECInstruct rows)
     mmlu/**/*.parquet (cais/mmlu) or mmlu/**/*.csv (the original hendrycks CSVs)
     alpaca_cleaned/alpaca_data_cleaned.json
+    ecguide/<Type>_<Sub>.json (EC-Guide's published files) or ecguide/<Type>/<Sub>.json (its repository)
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Hashable, Iterable, Mapping
 
-SOURCES = ("esci", "amazon_m2", "amazon_reviews_2023", "ecinstruct", "mmlu", "alpaca_cleaned")
+SOURCES = ("esci", "amazon_m2", "amazon_reviews_2023", "ecinstruct", "mmlu", "alpaca_cleaned", "ecguide")
 
 
 @dataclass
@@ -188,6 +189,17 @@ class AlpacaRow:
 @dataclass
 class AlpacaIndex:
     rows: list[AlpacaRow]
+
+
+# ---- EC-Guide (ZJU-AI4H, KDD Cup 2024; Apache-2.0) ----------------------------------------------
+
+@dataclass
+class ECGuideIndex:
+    """EC-Guide's rows in the project's data format (``utilities.suites.from_ecguide``), by task_name
+    ("MCQ_PRP"), without the rows of the validation suite (``training/data/readers/ecguide.py``)."""
+
+    rows_by_task: dict[str, list[dict]]
+    quirks: Counter = field(default_factory=Counter)  # quirks handled (bool rows converted, ...)
 
 
 def keys_needed(needs: Iterable[Iterable[Hashable]]) -> set:

@@ -18,6 +18,7 @@ _MODULES = {
     "ecinstruct": "ecinstruct",
     "mmlu": "mmlu",
     "alpaca_cleaned": "alpaca_cleaned",
+    "ecguide": "ecguide",
 }
 
 
