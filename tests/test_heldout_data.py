@@ -24,6 +24,19 @@ def numbers_at_line_starts(prompt: str) -> list[int]:
     return [int(m.group(1)) for line in prompt.splitlines() if (m := NUMBERED.match(line))]
 
 
+def lists_n_candidates(numbers: list[int], n: int) -> bool:
+    """At least two candidates, numbered 1..n (ShopBench's own lists) or 0..n-1 (other authors')."""
+    return n >= 2 and any(all(k in numbers for k in range(first, first + n)) for first in (1, 0))
+
+
+def test_a_candidate_list_may_be_numbered_from_1_or_from_0_but_not_with_gaps():
+    assert lists_n_candidates(numbers_at_line_starts("1) a\n2) b\n3) c"), 3)
+    assert lists_n_candidates(numbers_at_line_starts("0. a\n1. b\n2. c"), 3)
+    assert not lists_n_candidates(numbers_at_line_starts("0. a\n1. b\n2. c"), 4)
+    assert not lists_n_candidates(numbers_at_line_starts("1. a\n3. b\n4. c"), 3)
+    assert not lists_n_candidates(numbers_at_line_starts("1. a"), 1)
+
+
 def rows_of(path):
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
@@ -50,7 +63,7 @@ def test_held_out_rows_are_consistent(path, dev_sentences):
         numbers = numbers_at_line_starts(row["prompt"])
         n = row["n_candidates"]
         if row["task_type"] in ("ranking", "retrieval"):
-            assert n >= 2 and all(k in numbers for k in range(1, n + 1)), row["prompt"][:80]
+            assert lists_n_candidates(numbers, n), row["prompt"][:80]
         elif row["task_type"] == "multiple-choice" and n:
             assert all(k in numbers for k in range(n)), row["prompt"][:80]
         else:
