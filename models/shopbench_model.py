@@ -7,8 +7,10 @@ of one task type, and tidied so that the official parser accepts the answer.
 
 Nothing a caller sends sinks a batch: a non-string prompt is read as text (``None`` as empty),
 an overlong prompt is shortened, an engine error on a sub-batch falls back to one call per
-prompt, and a prompt that still fails gets its task's fallback answer, which parses. Every such
-step is logged on the ``shopbench`` logger.
+prompt, and a prompt that still fails, or could not be prepared, or whose reply holds nothing
+usable (blank, only labels or punctuation, no listed number), gets its task's fallback answer
+(``Task.fallback``: drawn from the prompt, non-empty, and it parses). Every such step is logged
+on the ``shopbench`` logger, and ``ShopBenchModel.last_notes`` says per prompt what happened.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from models.settings import CHECKPOINT_ENV, ENGINE_ENV, batch_size, configured_c
 from utilities.decoding import DecodeSpec
 from utilities.prompting import fit_prompt
 from utilities.routing import Route, route
+from utilities.tasks.base import BLANK_PROMPT_ANSWER, analyse
 
 log = logging.getLogger("shopbench")
 
@@ -65,6 +68,16 @@ def load_engine(engine: str | None = None, model_dir: str | os.PathLike | None =
 
 
 @dataclass(frozen=True)
+class Note:
+    """What happened to one prompt of the last ``batch_predict`` (``ShopBenchModel.last_notes``)."""
+
+    task_type: str  # the routed task type
+    shortened: bool = False  # the prompt was cut to fit the context
+    raw_empty: bool = False  # the engine's reply was None (an error), empty or whitespace
+    fallback: bool = False  # the task's fallback gave the answer, not the model's reply
+
+
+@dataclass(frozen=True)
 class Prepared:
     """One prompt ready for the engine."""
 
@@ -79,6 +92,7 @@ class ShopBenchModel(ShopBenchBaseModel):
         super().__init__()
         self.engine = engine if engine is not None else load_engine()
         self.batch_size = batch_size()
+        self.last_notes: list[Note] = []  # one per prompt of the last batch_predict, in order
 
     def get_batch_size(self) -> int:
         return self.batch_size
@@ -93,8 +107,10 @@ class ShopBenchModel(ShopBenchBaseModel):
 
     # --- the grader's call --------------------------------------------------------------------
     def batch_predict(self, batch: dict[str, Any], is_multiple_choice: bool) -> list[str]:
+        self.last_notes = []
         prompts = _prompts_of(batch)
         answers: list[str | None] = [None] * len(prompts)
+        notes: list[Note | None] = [None] * len(prompts)
         prepared: list[Prepared | None] = []
         for i, prompt in enumerate(prompts):
             try:
@@ -115,10 +131,21 @@ class ShopBenchModel(ShopBenchBaseModel):
         for task_type, indices in groups.items():
             raw = self._generate([prepared[i] for i in indices])
             for i, text in zip(indices, raw):
-                answers[i] = self._tidy(prepared[i], text)
+                p = prepared[i]
+                answers[i], used = _answer(p, text)
+                notes[i] = Note(task_type, p.shortened, not isinstance(text, str) or not text.strip(), used)
         for i, p in enumerate(prepared):
             if p is None:
-                answers[i] = _fallback(prompts[i], is_multiple_choice)
+                task_type, answers[i] = _fallback(prompts[i], is_multiple_choice)
+                notes[i] = Note(task_type, raw_empty=True, fallback=True)
+        self.last_notes = [n for n in notes if n is not None]  # every prompt has its note by now
+        fallbacks = [i for i, n in enumerate(self.last_notes) if n.fallback]
+        if fallbacks:
+            log.warning(
+                "%d of %d answers are their task's fallback (%d empty or failed replies): %s",
+                len(fallbacks), len(prompts), sum(self.last_notes[i].raw_empty for i in fallbacks),
+                ", ".join(f"{i} {self.last_notes[i].task_type} {answers[i][:40]!r}" for i in fallbacks),
+            )
         return [a if isinstance(a, str) else "" for a in answers]
 
     def _generate(self, items: Sequence[Prepared]) -> list[str | None]:
@@ -127,24 +154,23 @@ class ShopBenchModel(ShopBenchBaseModel):
         for start in range(0, len(items), self.batch_size):
             chunk = items[start:start + self.batch_size]
             try:
-                out.extend(self.engine.generate([p.ids for p in chunk], [p.spec for p in chunk]))
+                out.extend(self._call(chunk))
                 continue
             except Exception:  # noqa: BLE001
                 log.exception("engine failed on a sub-batch of %d; retrying one prompt at a time", len(chunk))
             for p in chunk:
                 try:
-                    out.extend(self.engine.generate([p.ids], [p.spec]))
+                    out.extend(self._call([p]))
                 except Exception:  # noqa: BLE001
                     log.exception("engine failed on one %s prompt; it gets the fallback answer", p.route.task_type)
                     out.append(None)
         return out
 
-    @staticmethod
-    def _tidy(p: Prepared, text: str | None) -> str:
-        answer = p.route.task.tidy(text or "", p.route.info)
-        if text is None:
-            log.warning("fallback %s answer %r", p.route.task_type, answer)
-        return answer
+    def _call(self, chunk: Sequence[Prepared]) -> list[str | None]:
+        texts = list(self.engine.generate([p.ids for p in chunk], [p.spec for p in chunk]))
+        if len(texts) != len(chunk):  # a reply per prompt, or none is trusted
+            raise RuntimeError(f"engine returned {len(texts)} texts for {len(chunk)} prompts")
+        return texts
 
 
 def _prompts_of(batch: Any) -> list[str]:
@@ -170,11 +196,25 @@ def _prompts_of(batch: Any) -> list[str]:
     return out
 
 
-def _fallback(prompt: str, is_multiple_choice: bool) -> str:
-    """An answer that parses, for a prompt nothing else could answer."""
+def _answer(p: Prepared, text: str | None) -> tuple[str, bool]:
+    """(answer, whether the fallback gave it) for one reply; a tidy step that fails falls back too."""
+    try:
+        return p.route.task.answer(text, p.route.info)
+    except Exception:  # noqa: BLE001 - one odd reply must not sink the batch
+        log.exception("tidying a %s reply failed; it gets the fallback answer", p.route.task_type)
+    for info in (p.route.info, analyse("")):  # the prompt's fallback, else a blank prompt's (the defaults)
+        try:
+            return p.route.task.fallback(info), True
+        except Exception:  # noqa: BLE001
+            log.exception("the %s fallback failed", p.route.task_type)
+    return BLANK_PROMPT_ANSWER, True
+
+
+def _fallback(prompt: str, is_multiple_choice: bool) -> tuple[str, str]:
+    """(task type, its fallback answer) for a prompt that could not be prepared; the answer parses."""
     try:
         r = route(prompt, bool(is_multiple_choice))
-        return r.task.tidy("", r.info)
+        return r.task_type, r.task.fallback(r.info)
     except Exception:  # noqa: BLE001
         log.exception("fallback routing failed")
-        return "0" if is_multiple_choice else ""
+        return ("multiple-choice", "0") if is_multiple_choice else ("generation", BLANK_PROMPT_ANSWER)

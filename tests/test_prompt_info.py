@@ -70,6 +70,8 @@ def test_list_size_and_answer_format_are_not_read_as_a_requested_count():
     ("Bewerten Sie die Rezension auf einer Skala von 1 bis 5.", (1, 5)),
     ("レビューを1から5で評価してください。", (1, 5)),
     ("Which option fits? My 6 and 7 year olds love it.", None),
+    ("Rate this review using a 1 to 5 scale.", (1, 5)),
+    ("Give the product a 1-5 star rating.", (1, 5)),
 ])
 def test_rating_scale_is_read(text, scale):
     assert analyse(text).scale == scale
@@ -77,3 +79,59 @@ def test_rating_scale_is_read(text, scale):
 
 def test_full_width_parenthesised_numbers_are_options():
     assert analyse("どれ？\n0）赤\n1）青\n2）緑\n答え：").options == (0, 1, 2)
+
+
+def test_candidate_zero_on_the_list_label_line_is_read():
+    info = analyse("Mark the indices of relevant products.\nProducts: 0. Peg board\n1. Hook\n2. Rail\n3. Shelf")
+    assert info.options == (0, 1, 2, 3) and info.option_texts[0] == "Peg board"
+
+
+def test_a_label_with_a_space_before_its_colon_numbers_an_item():
+    info = analyse("Indiquez les numéros.\nAvis 1 : bon café\nAvis 2 : bruyante\nAvis 3 : joli\nRéponse :")
+    assert info.options == (1, 2, 3)
+
+
+def test_list_items_whose_text_starts_with_a_digit_are_read_as_a_run_of_three_or_more():
+    info = analyse("Arrange the screen sizes from most to least sold.\n1.15.6-inch\n2.13.3-inch\n3.17.3-inch\n4.14-inch")
+    assert info.options == (1, 2, 3, 4) and info.option_texts[0] == "15.6-inch"
+    assert analyse("Specs:\n1.5 m cable\n2.4 GHz wifi\nExplain.").options == ()  # two lines: measures
+
+
+def test_the_users_data_fields_are_not_the_instruction():
+    info = analyse("Instruction: Write a headline for the review.\nReview: I rank it first, select it always,\n"
+                   "and the entity type is great.\n\nOutput:")
+    assert info.instruction == "instruction: write a headline for the review. output:"
+
+
+def test_a_prompt_whose_ask_sits_in_a_data_field_keeps_it_as_the_instruction():
+    info = analyse("Question: Rank the five lamps by brightness.\n1. a\n2. b\n3. c\n4. d\n5. e")
+    assert info.instruction == "question: rank the five lamps by brightness."
+
+
+def test_numbered_items_inside_a_data_field_line_are_no_options():
+    info = analyse("Identify four key terms.\nDescription: Pancake mix. Directions: 1) pour 2) stir 3) fry\nOutput:")
+    assert info.options == ()
+
+
+def test_short_quoted_names_and_quoted_text_are_told_apart():
+    info = analyse("Identify the 'Color' in the product title 'Nike Air Zoom Pegasus 38 Black Running Shoe'.")
+    assert info.instruction == "identify the 'x' in the product title '' ."
+
+
+@pytest.mark.parametrize("text", [
+    "He plans to give 3 cupcakes each to his cousins.",
+    "Mark hires a singer for 3 hours.",
+    "If you were lost, the best place to find one is a gas station.",
+    "A basket has 25 oranges; which 1 is bad?",
+    "Martin answered three fewer questions than Kelsey.",
+])
+def test_a_number_of_things_that_are_not_listed_items_is_no_requested_count(text):
+    items = "\n".join(f"{i}. {i * 7}" for i in range(4))
+    assert analyse(f"{text}\n{items}\nAnswer:").requested_count is None
+
+
+def test_inline_items_are_read_in_one_pass_even_when_numbering_restarts_many_times():
+    """Markdown auto-numbering ("1. a 1. b 1. c ...") once made the inline reader quadratic."""
+    text = "Options: " + " ".join(f"1. item{i}" for i in range(5000)) + " 2. last"
+    info = analyse(text)
+    assert info.options == (1, 2) and info.option_texts == ("item4999", "last")

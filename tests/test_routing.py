@@ -231,3 +231,190 @@ def test_extracting_what_may_be_several_phrases_is_ner(prompt):
 def test_extracting_one_keyphrase_stays_generation():
     prompt = "Extract the keyphrase from the review that mentions the aspect 'price'. Output only one keyphrase.\nReview: Decent quality, way overpriced though.\nOutput:"
     assert route_task(prompt, False) == "generation"
+
+
+# --- rules added for prompts written by another team (EC-Guide) and blind set 7 (issue #9) ---------
+
+@pytest.mark.parametrize("prompt", [
+    "Identify the 'Color' in the product title 'Nike Air Zoom Pegasus 38 Black Running Shoe'.",
+    "Locate the 'Style' in the following product title: 'Levi's 505 Regular Fit Jeans, Dark Stonewash'.",
+    "Determine the 'Material' mentioned in the product title 'Lodge Cast Iron Skillet 10.25 Inch'.",
+    "Can you find the element that is identified as 'Size' in the title 'Carhartt Pocket T-Shirt, X-Large'?",
+    "Considering the product title 'Hydro Flask Wide Mouth Bottle, Pacific Blue', select the appropriate 'Brand'.",
+    "Your task is to identify and list the attribute value corresponding to 'product type' mentioned in the "
+    "query. Do not give explanations.\nQuery: waterproof hiking boots men\nOutput: ",
+    "Identify the brand in the product title 'Cecotec Conga 2290 Ultra Robot Vacuum'.",
+    "Locate the material of this product in the title above and return it verbatim.\nProduct title: Lodge Skillet, Cast Iron",
+    "In the title 'Flannel Shirt, Red Buffalo Plaid, Medium', which span is the 'Pattern'?\nAnswer:",
+])
+def test_one_named_attribute_taken_from_a_text_is_ner(prompt):
+    """An attribute or entity type named in the instruction, its value a span of a title or query:
+    entity recognition, even when one value is expected."""
+    assert route_task(prompt, False) == "named_entity_recognition"
+
+
+@pytest.mark.parametrize("prompt", [
+    "Welche Farbe wird im folgenden Produkttitel genannt? Gib nur das Wort aus dem Titel zurück.\n"
+    "Titel: Tefal Pfannenset 3-teilig, schwarz",
+    "¿Cuál es la marca en el título 'Cecotec Robot Aspirador Conga 2290'? Responde solo con la marca tal como aparece.",
+    "Identifiez la marque dans le titre de produit suivant et renvoyez-la telle quelle : « Moulinex Easy Fry XXL »",
+    "请从下面的商品标题中找出表示“颜色”的词语，只输出标题原文中的词语。\n标题：小米 电动牙刷 T300 白色\n答案：",
+])
+def test_an_attribute_value_asked_for_in_another_language_is_ner(prompt):
+    assert route_task(prompt, False) == "named_entity_recognition"
+
+
+@pytest.mark.parametrize("prompt", [
+    "Devise a brief and catchy title that mirrors the core message or opinion of the review.\nReview: My dog "
+    "loves it! I give her the treats every night, as recommended, and list of benefits is long.\nOutput: ",
+    "Instruction: Referencing the product \"Organic Granola\", generate an answer to the specified question.\n"
+    "Input: Does anyone have a complete list of ingredients?\nOutput: ",
+    "Instruction: Summarise the review in a short headline.\nReview: Extract all the juice, rank it first among "
+    "juicers, sort of amazing, entity type of appliance I love.\nOutput:",
+])
+def test_words_inside_the_users_data_fields_never_steer_the_router(prompt):
+    """A labelled field of the user's data ("Review: ...", "Input: ...") is text to work on, not the ask."""
+    assert route_task(prompt, False) == "generation"
+
+
+def test_review_text_cannot_override_an_explicit_count():
+    aspects = "\n".join(f"{i}. {a}" for i, a in enumerate(
+        ["taste", "price", "size", "smell", "texture", "packaging", "delivery", "freshness", "colour", "value"], 1))
+    prompt = ("You are given a review and a numbered list of ten aspects. Choose three aspects from the list that "
+              f"the review covers. ONLY output three numbers.\nReview: The dog ate the whole bag all at once, every "
+              f"single treat exactly once, and it smelled fine.\n{aspects}\nOutput:")
+    r = route(prompt, False)
+    assert (r.task_type, r.info.requested_count) == ("retrieval", 3)
+
+
+def test_a_measure_like_1_5_16_inch_is_no_range_of_candidates():
+    items = "\n".join(f"{i}. spade bit {i}" for i in range(1, 6))
+    prompt = f"Which bits drill a 1-5/16-Inch hole? Give their numbers, comma-separated.\n{items}"
+    assert route_task(prompt, False) == "retrieval"
+
+
+def test_numbered_directions_inside_a_description_are_no_candidates():
+    inline = ("Identify four key terms that describe the product.\nDescription: Fluffy pancake mix. Directions: "
+              "1) Pour the mix 2) Add milk 3) Whisk 4) Rest 5) Fry\nOutput:")
+    r = route(inline, False)
+    assert (r.task_type, r.n_candidates) == ("generation", 0)
+    lines = ("Identify four key terms that describe the product.\nDescription: Fluffy pancake mix.\nDirections:\n"
+             "1) Pour the mix\n2) Add milk\n3) Whisk\n4) Rest\n5) Fry\nOutput:")
+    assert route_task(lines, False) == "generation"
+
+
+@pytest.mark.parametrize("prompt", [
+    "Ali's class wants to order 35 English textbooks and 35 geography textbooks. A geography book costs $10.50 "
+    "and an English book $7.50. What is the amount of this order?\n0. 7\n1. 630\n2. 262\n3. 5\nAnswer: ",
+    "Crabs live in what sort of environment?\n0. maritime\n1. bodies of water\n2. saltwater\n3. galapagos\n"
+    "4. fish market\nAnswer: ",
+    "Jason bought 4 dozen cupcakes. He plans to give 3 cupcakes each to his cousins. How many cousins does Jason "
+    "have?\n0. 12\n1. 3\n2. 4\n3. 16\nAnswer: Let's think step by step.",
+    "For what entity should the government work?\n0. country\n1. democracy\n2. canada\n3. civilization\n"
+    "4. tax office\nAnswer: Let's think step by step.",
+    "Mark has two dozen eggs to split with his three siblings. How many eggs does each get?\n0. 24\n1. 6\n2. 12\n"
+    "3. 2\nAnswer:",
+    "On a quiz, Martin answered three fewer questions correctly than Kelsey. Kelsey answered 43. How many did "
+    "Martin answer?\n0. 40\n1. 46\n2. 3\n3. 43\nAnswer: Let's think step by step.",
+])
+def test_ordering_counting_and_entity_words_inside_a_word_problem_do_not_route_it(prompt):
+    """A word problem with answer values listed (not flagged multiple choice) asks for a worked answer:
+    "order" as a purchase, "what sort of", "give 3 cupcakes", "for what entity" are not asks."""
+    assert route_task(prompt, False) == "generation"
+
+
+def test_a_worked_answer_cue_does_not_override_an_explicit_ranking_or_pick():
+    items = "\n".join(f"{i}. earbuds {i}" for i in range(1, 6))
+    assert route_task(f"Rank the alternatives from best to worst.\n{items}\nAnswer: Let's think step by step.",
+                      False) == "ranking"
+    assert route_task(f"Which three of the products fit best? Give the three numbers.\n{items}\n"
+                      "Answer: Let's think step by step.", False) == "retrieval"
+
+
+@pytest.mark.parametrize("prompt", [
+    "Instruction: Identify and summary the primary attributes of dress given in this description.\n"
+    "Description: A silk slip dress with a cowl neck and thin straps.\nOutput:",
+    "Title: Crystal Chandelier\nDescription: Handcrafted statement piece.\nInstruction: From the given product "
+    "title and description, summarize the content into four keywords.\nOutput: ",
+    "You are given a user review of a shirt and an aspect. Please extract the keyphrase from the review that "
+    "mentions the aspect.\nReview: fits well, runs a bit long\nAspect: size\nOutput:",
+])
+def test_keyphrase_and_keyword_extraction_is_generation(prompt):
+    """One rule: key phrases and keywords of a text are scored as text (ROUGE-L, BLEU, sentence
+    similarity), so they get generation's decoding, not NER's 15 tokens."""
+    assert route_task(prompt, False) == "generation"
+
+
+def test_an_entity_type_named_as_such_outweighs_the_words_key_phrase():
+    prompt = ("Extract the key phrase mentioned in the query in terms of the entity type 'connectivity'. Do not "
+              "give explanations.\nQuery: wireless bluetooth game controller\nOutput: ")
+    assert route_task(prompt, False) == "named_entity_recognition"
+
+
+def test_keywords_picked_from_a_list_stay_retrieval():
+    items = "\n".join(f"{i}. keyword set {i}" for i in range(1, 9))
+    prompt = f"Select the three keywords from the list below that best describe 'trail shoes'.\n{items}"
+    assert route_task(prompt, False) == "retrieval"
+
+
+@pytest.mark.parametrize("prompt", [
+    "Voici des avis clients sur une cafetière. Indiquez les numéros de tous les avis qui parlent du bruit.\n"
+    "Avis 1 : Le café est excellent.\nAvis 2 : Très bruyante le matin.\nAvis 3 : Joli design.\nAvis 4 : Bruit "
+    "supportable.\nRéponse :",
+    "Which of the following products suit a newborn baby? Select every index that applies.\n0. swaddle\n"
+    "1. bike helmet\n2. teether\n3. football\n4. baby monitor",
+    "Mark the indices of the drill bits that fit a hex-shank driver.\n0. hex spade bit\n1. SDS bit\n2. hex "
+    "twist bit\n3. masonry bit",
+    "The list below is numbered from 0. Select the screws that are at least 1-1/4 inches long and give their "
+    "indices in ascending order.\n0) #8 x 1-5/16-Inch\n1) #6 x 1/2-Inch\n2) #10 x 2-Inch\n3) #8 x 3/4-Inch",
+])
+def test_picking_the_listed_items_that_meet_a_condition_is_retrieval(prompt):
+    assert route_task(prompt, False) == "retrieval"
+
+
+def test_evaluate_every_ecguide_validation_row_to_its_label():
+    """The EC-Guide validation suite (data/ecguide/validation.jsonl, written by another team): at least
+    98 % of every subtask's rows go to their label's type; keyphrase subtasks may go to generation or NER."""
+    path = Path(__file__).resolve().parent.parent / "data" / "ecguide" / "validation.jsonl"
+    rows = _rows(path)
+    keyphrase_tasks = {"Generation_EPK", "Generation_PKS"}
+    by_task: dict[str, list[bool]] = {}
+    wrong = []
+    for r in rows:
+        got = route_task(r["input_field"], r["is_multiple_choice"])
+        ok = got == r["task_type"] or (r["task_name"] in keyphrase_tasks and got == "named_entity_recognition")
+        by_task.setdefault(r["task_name"], []).append(ok)
+        if not ok:
+            wrong.append((r["task_name"], r["task_type"], got, r["input_field"][:100]))
+    assert len(by_task) >= 14
+    low = {t: sum(v) / len(v) for t, v in by_task.items() if sum(v) / len(v) < 0.98}
+    assert not low, "\n".join(map(str, wrong[:30]))
+
+
+def _cues():
+    from utilities.tasks import base, generation, named_entity_recognition, ranking, retrieval
+    from utilities.tasks.base import Cue
+
+    for module in (base, generation, named_entity_recognition, ranking, retrieval):
+        for name, value in vars(module).items():
+            for k, cue in enumerate(value if isinstance(value, list) else [value]):
+                if isinstance(cue, Cue):
+                    yield f"{module.__name__.rsplit('.', 1)[-1]}.{name}[{k}]", cue
+
+
+def test_every_cue_match_holds_one_of_its_hints(dev_rows):
+    """The hints only skip a pattern where it cannot match: on every prompt the repo holds (dev, the
+    held-out sets, the EC-Guide suite), read as an instruction and as whole text, a cue finds what its
+    regex finds."""
+    from utilities.tasks.base import analyse, normalise
+
+    prompts = [r["input_field"] for r in dev_rows]
+    for path in HELD_OUT:
+        prompts += [r["prompt"] for r in _rows(path)]
+    prompts += [r["input_field"] for r in _rows(Path(__file__).resolve().parent.parent / "data" / "ecguide" / "validation.jsonl")]
+    texts = {analyse(p).instruction for p in prompts} | {normalise(p) for p in prompts[:1200]}
+    cues = list(_cues())
+    assert len(cues) >= 40
+    missed = [(name, t[:80]) for name, cue in cues for t in texts
+              if (cue.search(t) is None) != (cue.regex.search(t) is None)]
+    assert not missed, missed[:10]

@@ -14,8 +14,8 @@ from utilities.tasks.multiple_choice import offered
 
 
 def assert_parses(prompt, is_mc, answer):
-    """The official parser accepts ``answer`` and it is a well-formed answer of the routed type."""
-    assert isinstance(answer, str)
+    """The official parser accepts ``answer``, a non-empty, well-formed answer of the routed type."""
+    assert isinstance(answer, str) and answer.strip(), f"empty answer to {prompt!r:.60}: it always scores 0"
     r = route(prompt if isinstance(prompt, str) else "", is_mc)
     parsed = parse(r.task_type, answer)
     if r.task_type == "multiple-choice":
@@ -28,9 +28,9 @@ def assert_parses(prompt, is_mc, answer):
         listed = set(r.info.options) or set(range(1, 11))
         assert len(parsed) == min(3, len(listed)) == len(set(parsed)) and set(parsed) <= listed, answer
     elif r.task_type == "named_entity_recognition":
-        assert isinstance(parsed, list) and all(isinstance(e, str) and e for e in parsed)
+        assert isinstance(parsed, list) and parsed and all(isinstance(e, str) and e for e in parsed)
     else:
-        assert isinstance(parsed, str) and "\n" not in parsed
+        assert isinstance(parsed, str) and parsed and "\n" not in parsed
 
 
 @pytest.fixture(scope="module")

@@ -77,3 +77,53 @@ def test_a_folder_without_weights_is_a_clear_error(tmp_path):
         TransformersEngine(DEFAULT_CHECKPOINT)
     with pytest.raises(FileNotFoundError, match=str(tmp_path / "nothing")):
         TransformersEngine(tmp_path / "nothing")
+
+
+def test_a_stop_string_ends_the_answer_only_once_the_answer_has_started():
+    from models.engines import cut_at_stop
+
+    assert cut_at_stop("\nnike, adidas", ("\n",)) == "\nnike, adidas"  # was '': the whole answer lost
+    assert cut_at_stop("\n\n nike\nadidas", ("\n",)) == "\n\n nike"
+    assert cut_at_stop("\n\nnike\n\nadidas", ("\n\n",)) == "\n\nnike"
+    assert cut_at_stop("nike\nadidas", ("\n",)) == "nike"
+    assert cut_at_stop("  a, b", (",",)) == "  a"
+    assert cut_at_stop("a, b\nc", ("\n", ",")) == "a"  # the earliest stop
+    assert cut_at_stop("\n\n", ("\n",)) == "\n\n"  # nothing started: nothing to cut (tidy reads it as empty)
+    assert cut_at_stop("abc", ()) == "abc" and cut_at_stop("abc", ("",)) == "abc"
+
+
+def newline_then_word(engine, prompt_ids, word: str) -> tuple[DecodeSpec, str]:
+    """A spec under which the greedy reply opens with a newline and then says ``word``, and that reply.
+
+    Only a newline and ``word`` are allowed; the tiny random model's greedy reply is all newlines, so
+    a logit bias on ``word`` is raised by bisection to the middle of the range in which the newline
+    still comes first but the word comes second (a margin that float noise cannot cross).
+    """
+    (newline,) = new_ids(engine, "\n")
+    (token,) = new_ids(engine, word)
+
+    def reply(bias):
+        spec = DecodeSpec(max_new_tokens=4, allowed_token_ids=(newline, token), logit_bias={token: bias})
+        return engine.generate([prompt_ids], [spec])[0]
+
+    def boundary(lo, hi, past):  # the least bias in [lo, hi] at which ``past`` holds (it holds at hi)
+        for _ in range(25):  # 20 / 2**25 < 1e-6
+            mid = (lo + hi) / 2
+            lo, hi = (lo, mid) if past(reply(mid)) else (mid, hi)
+        return hi
+
+    assert reply(0.0).startswith("\n\n") and reply(20.0).startswith(word)
+    word_first = boundary(0.0, 20.0, lambda text: text.startswith(word))
+    word_second = boundary(0.0, word_first, lambda text: not text.startswith("\n\n"))
+    bias = (word_second + word_first) / 2
+    assert reply(bias).startswith("\n" + word), reply(bias)
+    return DecodeSpec(max_new_tokens=4, allowed_token_ids=(newline, token), logit_bias={token: bias}, stop=("\n",)), reply(bias)
+
+
+def test_a_reply_that_opens_with_a_newline_keeps_its_answer_under_a_newline_stop(tiny_engine):
+    from models.engines import cut_at_stop
+
+    prompt = ids_of(tiny_engine, "which brand?")
+    spec, raw = newline_then_word(tiny_engine, prompt, " shopping")
+    (text,) = tiny_engine.generate([prompt], [spec])
+    assert text == cut_at_stop(raw, ("\n",)) and text.strip().startswith("shopping") and "\n" not in text.strip()

@@ -42,14 +42,16 @@ def ids_of(engine, prompt):
     return engine.tokenizer.encode(render(engine.tokenizer, prompt, "generation"), add_special_tokens=False)
 
 
-def test_sampling_params_carry_the_spec():
+def test_sampling_params_carry_the_spec_but_leave_stop_strings_to_cut_at_stop():
+    """vLLM's native stop would end a reply at a newline that precedes the answer; the engine cuts
+    with ``cut_at_stop`` instead, as the transformers engine does."""
     from models.engines import VLLMEngine
 
     spec = DecodeSpec(max_new_tokens=7, allowed_token_ids=(15, 16), logit_bias={2240: -100.0}, stop=("\n",))
     params = VLLMEngine.sampling_params(spec)
     assert (params.temperature, params.max_tokens, params.n) == (0.0, 7, 1)
     assert list(params.allowed_token_ids) == [15, 16] and params.logit_bias == {2240: -100.0}
-    assert params.stop == ["\n"]
+    assert not params.stop
     free = VLLMEngine.sampling_params(DecodeSpec(max_new_tokens=3))
     assert free.allowed_token_ids is None and not free.logit_bias and not free.stop
 
@@ -79,6 +81,19 @@ def test_vllm_and_transformers_agree_under_the_same_constraints(vllm_engine, tin
     prompts = [ids_of(tiny_engine, p) for p in ("first question", "second, longer question about a kettle")]
     specs = [DecodeSpec(1, allowed_token_ids=digits)] * 2
     assert vllm_engine.generate(prompts, specs) == tiny_engine.generate(prompts, specs)
+
+
+def test_vllm_and_transformers_agree_on_a_reply_that_opens_with_a_newline_under_a_newline_stop(
+        vllm_engine, tiny_engine):
+    """A stop string ends the answer only once it has started, on both engines: the reply
+    "\\n shopping ..." under stop "\\n" keeps " shopping" (vLLM's native stop would return '')."""
+    from tests.test_transformers_engine import newline_then_word
+
+    prompt = ids_of(tiny_engine, "which brand?")
+    spec, _ = newline_then_word(tiny_engine, prompt, " shopping")
+    (expected,) = tiny_engine.generate([prompt], [spec])
+    assert expected.startswith("\n") and expected.strip().startswith("shopping")
+    assert vllm_engine.generate([prompt], [spec]) == [expected]
 
 
 def test_shopbench_model_on_vllm_answers_every_dev_question_so_that_it_parses(vllm_engine, dev_rows):

@@ -16,12 +16,46 @@ from typing import Callable
 
 from utilities.decoding import DecodeSpec, TokenTable
 
+
+class Cue:
+    """A routing pattern that can only match where one of its hints (plain substrings) occurs.
+
+    The hints are tested first with ``in`` (C speed), the regex only when one of them is there: a
+    pattern of many word-boundary alternatives costs ~20 ns per alternative and character of the
+    instruction, and most instructions hold none of its words. Every match of the regex must contain
+    a hint (tests/test_routing.py checks it on every prompt the repo holds).
+    """
+
+    __slots__ = ("regex", "hints")
+
+    def __init__(self, pattern: str | re.Pattern[str], hints: tuple[str, ...]) -> None:
+        self.regex = re.compile(pattern) if isinstance(pattern, str) else pattern
+        self.hints = hints
+
+    def search(self, text: str) -> re.Match[str] | None:
+        for hint in self.hints:
+            if hint in text:
+                return self.regex.search(text)
+        return None
+
+    def finditer(self, text: str):
+        return self.regex.finditer(text) if any(hint in text for hint in self.hints) else iter(())
+
+    def __repr__(self) -> str:
+        return f"Cue({self.regex.pattern[:40]!r}..., hints={self.hints[:4]}...)"
+
+
 # A numbered line: optional "(", "[", "（", "#" or "No.", one or two digits, then ")", "]", "）", ".", ":", "、", "．", "："
 # or a spaced dash. "3.5 mm" is no item; "Size 8: ..." is item 8, which only matters if 1-7 precede it.
 # A label word may come first: "Review 1: ...", "Product 2 - ...", "Option 0. ...".
 _ITEM_LINE = re.compile(
-    r"^[ \t]*(?:[^\W\d_]{2,12}[ \t]+)?(?:[(\[（]|#|No\.\s?)?(\d{1,2})(?:[)\]）]|[.:：、．](?!\d)|[ \t]+[-–—]|(?<=#\d)[ \t]|(?<=#\d\d)[ \t])[ \t]*(.*)$"
+    r"^[ \t]*(?:[^\W\d_]{2,12}[ \t]+|(?!(?:answer|output|result|response)\b)[^\W\d_]{2,12}(?:[ \t]+[^\W\d_]{1,12}){0,2}[ \t]*[:：][ \t]*)?"
+    r"(?:[(\[（]|#|No\.\s?)?(\d{1,2})(?:[)\]）]|[.:：、．](?!\d)|[ \t]+[-–—:：]|(?<=#\d)[ \t]|(?<=#\d\d)[ \t])[ \t]*(.*)$"
 )
+# "1.15.6-inch": an item whose text starts with a digit. Read only when no list was found otherwise,
+# and only as a run of at least three ("3.5 mm" on one line is a measure, not item 3).
+_ITEM_LINE_DIGIT = re.compile(r"^[ \t]*(\d{1,2})\.(\d.*)$")
+_MIN_DIGIT_RUN = 3
 # Items inside one line ("Options: 0. red 1. blue 2. green"); used only when no line holds an item.
 _INLINE_ITEM = re.compile(r"(?:^|(?<=\s))[(\[]?(\d{1,2})[.)\]](?!\d)\s+")
 
@@ -50,24 +84,45 @@ _SELECT_VERBS = (
     r"w[äa]hle\w*|ausw[äa]hl\w*|seleziona\w*|scegli\w*|selecione\w*|escolh\w*|selecion\w*|"
     r"kies|selecteer\w*|wybierz\w*|wska[żz]\w*|v[äa]lj\w*|se[çc]\w*|اختر|اختاري|حدد"
 )
+# What listed things are called: a count followed by one of these is a number of items to give.
+_LIST_NOUNS = (
+    r"(?:numbers|indices|indexes|ids|options|candidates|items|products|queries|aspects|snippets|answers|"
+    r"choices|results|reviews|phrases|sentences|categories|titles|ones|entries|suggestions|recommendations|"
+    r"alternatives|substitutes|complements|accessories|attributes|features|labels|tags|statements|"
+    r"questions|responses|documents|passages|listings|searches|descriptions|comments|opinions|"
+    r"n[úu]meros|nombres|zahlen|numeri|numéros|nummers|numery|aspekty|aspecten|produkty|producten|"
+    # the same nouns in es / fr / de / it / pt / nl / pl
+    r"productos|art[íi]culos|opciones|frases|rese[ñn]as|produits|articles|[ée]l[ée]ments|phrases|avis|"
+    r"produkte|artikel|optionen|formulierungen|phrasen|s[äa]tze|bewertungen|prodotti|articoli|opzioni|"
+    r"elementi|recensioni|produtos|itens|op[çc][õo]es|avalia[çc][õo]es|zinnen|beoordelingen|zdania|opinie|"
+    # sv / tr / ar
+    r"produkter|artiklar|siffror|nummer|[üu]r[üu]n\w*|say[ıi]\w*|منتجات|أرقام|عناصر)"
+)
+# After a count of items: a list noun within three words, "of them", "from the list", or the end of
+# the clause ("select three."). "give 3 cupcakes to his cousins", "for 3 hours": no count.
+_COUNTED = (
+    r"(?=\s*(?:$|[.,;:!?)\]]|(?:of|from|among|out of|that|which|who|most|best|top|least|you|le|la|les|de|"
+    r"aus|dall\w*|del|della|do|da)\b|(?:[\w-]+\s+){0,3}?" + _LIST_NOUNS + r"\b))"
+)
+_COUNT_HINTS = (*"0123456789", *(w.split()[-1] for w in _NUMBER_WORDS), *"一二三四五")  # a part of every count
 _REQUESTED_COUNT = [
-    re.compile(r"\btop[- ]?" + _COUNT + r"\b"),
-    re.compile(r"\b(?:" + _SELECT_VERBS + r")\b(?:\W+\w+){0,4}?\W+(?:the\s+|los\s+|les\s+|die\s+|i\s+)?"
-               r"(?:top\s+|best\s+|most\s+\w+\s+)?" + _COUNT
-               # not a count: "5 stars", "1 to 5", "2, 1, 3" (an example answer)
-               + r"\b(?!\s*(?:%|stars?|years?|-star|to\s+\d|-\s*\d|–\s*\d|~\s*\d|[,、]\s*\d))"),
-    # "which three", "welche drei", "cuáles son los tres", "quels sont les trois", "quali sono i tre"
-    re.compile(r"\b(?:which|what|welche[nmrs]?|cu[áa]les|qu[ée]|quels|quelles|quali|quais|quale)\s+"
-               r"(?:(?:are|son|sont|sono|s[ãa]o|sind)\s+)?(?:(?:the|los|las|les|i|le|os|as|die)\s+)?" + _COUNT + r"\b"),
-    re.compile(r"\b" + _COUNT + r"\s+(?:\w+\s+){0,2}?(?:numbers|indices|indexes|ids|options|candidates|"
-               r"items|products|queries|aspects|snippets|answers|choices|results|n[úu]meros|"
-               r"nombres|zahlen|numeri|numéros|nummers|numery|aspekty|aspecten|produkty|producten|"
-               # the same nouns in es / fr / de / it / pt
-               r"productos|art[íi]culos|opciones|produits|articles|[ée]l[ée]ments|produkte|artikel|optionen|"
-               r"prodotti|articoli|opzioni|elementi|produtos|itens|op[çc][õo]es|"
-               # sv / tr / ar
-               r"produkter|artiklar|siffror|nummer|[üu]r[üu]n\w*|say[ıi]\w*|منتجات|أرقام|عناصر)\b"),
-    re.compile(r"(\d{1,2}|[一二三四五])\s*(?:つ|個|件|項目|个|項|개|가지)"),
+    Cue(r"\btop[- ]?" + _COUNT + r"\b", ("top",)),
+    Cue(r"\b(?:" + _SELECT_VERBS + r")\b(?:\W+\w+){0,4}?\W+(?:the\s+|los\s+|les\s+|die\s+|i\s+)?"
+        r"(?:top\s+|best\s+|most\s+\w+\s+)?" + _COUNT
+        # not a count: "5 stars", "1 to 5", "2, 1, 3" (an example answer)
+        + r"\b(?!\s*(?:%|stars?|years?|-star|to\s+\d|-\s*\d|–\s*\d|~\s*\d|[,、]\s*\d))" + _COUNTED,
+        _COUNT_HINTS),
+    # "which three", "welche drei", "cuáles son los tres", "quels sont les trois", "quali sono i tre";
+    # not "which 1 is bad" (a question about one thing)
+    Cue(r"\b(?:which|what|welche[nmrs]?|cu[áa]les|qu[ée]|quels|quelles|quali|quais|quale)\s+"
+        r"(?:(?:are|son|sont|sono|s[ãa]o|sind)\s+)?(?:(?:the|los|las|les|i|le|os|as|die)\s+)?" + _COUNT
+        + r"\b(?=\s*(?:$|[.,;:!?)]|(?:are|would|will|should|could|might|of|do|does)\b|(?:[\w-]+\s+){0,3}?"
+        + _LIST_NOUNS + r"\b))",
+        ("which", "what", "welche", "cu", "qu")),
+    # "three numbers", "the 3 most relevant products"; not "three fewer questions" (a quantity)
+    Cue(r"\b" + _COUNT + r"\s+(?!(?:fewer|more|less|extra|additional|other|times)\b)(?:\w+\s+){0,2}?"
+        + _LIST_NOUNS + r"\b", _COUNT_HINTS),
+    Cue(r"(\d{1,2}|[一二三四五])\s*(?:つ|個|件|項目|个|項|개|가지)", ("つ", "個", "件", "項", "个", "개", "가지")),
 ]
 # "a comma separating (every) two numbers" states the format, not how many items to give
 _NOT_A_COUNT = re.compile(
@@ -83,6 +138,8 @@ _SCALE = re.compile(
     r"bewert\w*|valora\w*|évalue\w*|valuta\w*|評価|评分|打分|星)"
     r"[^\n\d]{0,30}?\b(\d)\s*(?:to|-|–|~|～|through|and|a|à|bis|al|e|y|et|und)\s*(\d)\b"
     r"|(\d)\s*(?:から|到|至|～|~)\s*(\d)"
+    # the scale named after its range: "using a 1 to 5 scale", "a 1-5 star rating"
+    r"|\b(\d)\s*(?:to|-|–)\s*(\d)(?:[\s-]*(?:point|star))?[\s-]*(?:scale|rating|stars?)\b"
 )
 
 
@@ -91,14 +148,20 @@ class PromptInfo:
     """A prompt read once: the text, its instruction and the numbered list its answer refers to."""
 
     text: str
-    instruction: str  # lower-cased, NFKC, whitespace collapsed, without the list's lines and quoted text
     options: tuple[int, ...]  # numbers of the last numbered list, e.g. (0, 1, 2, 3) or (1, ..., 15)
     option_texts: tuple[str, ...]
     lists: tuple[tuple[int, ...], ...] = ()  # the numbers of every numbered list, in order (the last is options)
+    outside: str = ""  # the prompt's lines outside the numbered list and the user's data fields
 
     @property
     def n_candidates(self) -> int:
         return len(self.options)
+
+    @cached_property
+    def instruction(self) -> str:
+        """``outside`` lower-cased, NFKC, whitespace collapsed, quoted text blanked (read when first asked:
+        a multiple-choice prompt is routed by its flag and needs it only for a stated scale)."""
+        return normalise(unquoted(self.outside))
 
     @cached_property
     def requested_count(self) -> int | None:
@@ -124,7 +187,20 @@ class Task:
     label: str  # the system prompt's "Your task is {label}."
     asks_for: Callable[[PromptInfo], int]  # routing signal: NO, WEAK, STRONG or EXPLICIT
     decode_spec: Callable[[PromptInfo, TokenTable], DecodeSpec]
-    tidy: Callable[[str, PromptInfo], str]  # raw model text -> an answer the official parser accepts
+    # raw model text -> the answer it holds, tidied so that the official parser accepts it; '' when
+    # the reply holds nothing usable (blank, only labels or punctuation, no listed number, ...)
+    read: Callable[[str, PromptInfo], str]
+    # the prompt alone -> a non-empty answer the official parser accepts, drawn from the prompt
+    fallback: Callable[[PromptInfo], str]
+
+    def answer(self, text: str | None, info: PromptInfo) -> tuple[str, bool]:
+        """(answer, whether the fallback gave it): the reply's own answer, else the fallback."""
+        read = self.read(text if isinstance(text, str) else "", info)
+        return (read, False) if read.strip() else (self.fallback(info), True)
+
+    def tidy(self, text: str | None, info: PromptInfo) -> str:
+        """Raw model text -> a non-empty answer the official parser accepts."""
+        return self.answer(text, info)[0]
 
 
 # Quoted spans: product titles, queries, reviews. An apostrophe inside a word ("Women's") opens none.
@@ -137,15 +213,29 @@ def normalise(text: str) -> str:
     return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().lower()
 
 
+# A quoted span this short that holds a letter is a name (an attribute or entity type: 'Brand',
+# 'product type'); longer ones are the user's text (a title, a query, a review).
+_NAME_MAX_WORDS = 4  # 'Special features', 'screen size in inches': attribute names run to 4 words
+_NAME_MAX_CHARS = 40
+QUOTED_NAME = "'x'"  # what a quoted name becomes in the instruction; other quoted text becomes ''
+
+
+def _placeholder(m: re.Match) -> str:
+    inner = m.group(0)[1:-1]
+    is_name = (len(inner) <= _NAME_MAX_CHARS and len(inner.split()) <= _NAME_MAX_WORDS
+               and any(c.isalpha() for c in inner))
+    return f" {QUOTED_NAME} " if is_name else " '' "
+
+
 def unquoted(text: str) -> str:
-    """``text`` with every quoted span replaced by an empty pair of quotes."""
-    return _QUOTED.sub(" '' ", text)
+    """``text`` with every quoted span replaced: a short name by ``'x'``, other text by ``''``."""
+    return _QUOTED.sub(_placeholder, text)
 
 
-def _numbered_lines(lines: list[str]) -> list[tuple[int, int, str]]:
+def _numbered_lines(lines: list[str], pattern: re.Pattern[str] = _ITEM_LINE) -> list[tuple[int, int, str]]:
     out = []
     for i, line in enumerate(lines):
-        m = _ITEM_LINE.match(line)
+        m = pattern.match(line)
         if m:
             out.append((i, int(m.group(1)), m.group(2).strip()))
     return out
@@ -169,27 +259,39 @@ def _runs(numbered: list[tuple[int, int, str]]) -> list[list[tuple[int, int, str
 
 
 def _inline_run(text: str) -> list[tuple[int, str]]:
+    """The longest run of inline items numbered from 0 or 1 ("0. red 1. blue 2. green"), in one
+    pass: each item extends the runs waiting for its number; a later run of equal length wins."""
     matches = list(_INLINE_ITEM.finditer(text))
-    best: list[tuple[int, str]] = []
-    for start in range(len(matches)):
-        first = int(matches[start].group(1))
-        if first not in (0, 1):
-            continue
-        run = [start]
-        for j in range(start + 1, len(matches)):
-            if int(matches[j].group(1)) == first + len(run):
+    waiting: dict[tuple[int, int], list[int]] = {}  # (first number, next number wanted) -> match indices
+    best: list[int] = []
+
+    def wait(key: tuple[int, int], run: list[int]) -> None:  # two runs wanting the same: the later start
+        if key not in waiting or run[0] >= waiting[key][0]:
+            waiting[key] = run
+
+    for j, m in enumerate(matches):
+        number = int(m.group(1))
+        for first in (0, 1):
+            run = waiting.pop((first, number), None)
+            if run is not None:
                 run.append(j)
-        if len(run) >= 2 and len(run) >= len(best):
-            items = []
-            for k, j in enumerate(run):
-                end = matches[run[k + 1]].start() if k + 1 < len(run) else len(text)
-                items.append((int(matches[j].group(1)), text[matches[j].end():end].strip()))
-            best = items
-    return best
+                wait((first, number + 1), run)
+                if (len(run), run[0]) >= (len(best), best[0] if best else -1):
+                    best = run
+        if number in (0, 1):
+            wait((number, number + 1), [j])
+    if len(best) < 2:
+        return []
+    items = []
+    for k, j in enumerate(best):
+        end = matches[best[k + 1]].start() if k + 1 < len(best) else len(text)
+        items.append((int(matches[j].group(1)), text[matches[j].end():end].strip()))
+    return items
 
 
 def _requested_count(instruction: str, n_options: int) -> int | None:
-    instruction = _NOT_A_COUNT.sub(" ", instruction)
+    if "separat" in instruction or "between" in instruction or "only one" in instruction:
+        instruction = _NOT_A_COUNT.sub(" ", instruction)  # every _NOT_A_COUNT match holds one of these
     for pattern in _REQUESTED_COUNT:
         for m in pattern.finditer(instruction):
             word = m.group(1)
@@ -210,38 +312,97 @@ def _requested_count(instruction: str, n_options: int) -> int | None:
 
 def _scale(instruction: str) -> tuple[int, int] | None:
     for m in _SCALE.finditer(instruction):
-        lo, hi = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+        lo, hi = next((a, b) for a, b in zip(m.groups()[::2], m.groups()[1::2]) if a is not None)
         lo, hi = int(lo), int(hi)
         if 0 <= lo < hi <= 9:
             return lo, hi
     return None
 
 
+# A line that opens a field of the user's data ("Review: ...", "Query: ...", "Product A: ..."): what
+# the field holds is text to work on, not the instruction, so its words never steer the router
+# ("I give her the treats every night" in a review, "order" in a word problem's text).
+_FIELD = re.compile(r"^[ \t]*(?:[*#]+[ \t]*)?([^\W\d_][^\n:：]{0,30}?)[ \t]*\**[ \t]*[:：](.*)$")
+_FIELD_ID = re.compile(r"\s+(?:\d{1,2}|[a-z])$")  # "Product A", "Review 2": the label without its id
+# Fields of running text: they go on over the next lines, up to a blank, labelled or numbered line.
+_TEXT_FIELDS = frozenset((
+    "input", "text", "review", "reviews", "review text", "user review", "customer review", "description",
+    "product description", "question", "customer question", "user question", "context", "passage",
+    "document", "comment", "content", "body", "sentence", "paragraph", "article", "dialogue", "conversation",
+    # es / fr / de / it / pt / nl / pl / ja / zh / ko
+    "entrada", "texto", "reseña", "opinión", "descripción", "pregunta", "entrée", "texte", "avis",
+    "description du produit", "eingabe", "bewertung", "rezension", "beschreibung", "frage", "testo",
+    "recensione", "descrizione", "domanda", "avaliação", "resenha", "descrição", "pergunta", "recensie",
+    "beschrijving", "vraag", "opis", "recenzja", "opinia", "pytanie", "レビュー", "説明", "質問", "本文",
+    "入力", "评论", "描述", "问题", "输入", "리뷰", "설명", "질문",
+))
+# Fields of one line: a query, a title, a product.
+_LINE_FIELDS = frozenset((
+    "query", "search query", "user query", "search", "keyword", "keywords", "title", "product title",
+    "product name", "product", "item", "review title", "headline", "name", "brand", "category",
+    "product category", "session", "history", "purchase history",
+    "consulta", "título", "producto", "requête", "titre", "produit", "suchanfrage", "anfrage", "titel",
+    "produkt", "titolo", "prodotto", "zoekopdracht", "zapytanie", "tytuł", "クエリ", "検索", "検索クエリ",
+    "タイトル", "商品名", "商品タイトル", "商品", "搜索词", "查询", "标题", "商品标题", "검색어", "제목", "상품명",
+))
+_MIN_INSTRUCTION_WORDS = 3  # fewer words outside the data fields: the prompt's instruction is in them
+
+
+def _data_lines(lines: list[str], listed: set[int]) -> set[int]:
+    """The lines that hold the user's data: labelled fields and the lines a text field runs on to."""
+    data: set[int] = set()
+    running = False
+    for i, line in enumerate(lines):
+        if i in listed or not line.strip():
+            running = False
+            continue
+        m = _FIELD.match(line) if ":" in line or "：" in line else None
+        if m:
+            label = _FIELD_ID.sub("", m.group(1).strip().lower())
+            running = label in _TEXT_FIELDS
+            if running or label in _LINE_FIELDS:
+                data.add(i)
+        elif running:
+            data.add(i)
+    return data
+
+
 def analyse(prompt: str) -> PromptInfo:
-    """Read a prompt: its numbered list (the last run), instruction text, requested count and scale."""
+    """Read a prompt: its numbered list (the last run), instruction text, requested count and scale.
+
+    The instruction is what is left outside the numbered list, outside the user's data fields
+    ("Review: ...", "Query: ...") and with quoted text blanked; when fewer than three words are
+    left, the data fields are read too (the instruction itself may sit in a "Question:" field).
+    """
     text = prompt.replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n")
     runs = _runs(_numbered_lines(lines))
+    if not runs:
+        runs = [run for run in _runs(_numbered_lines(lines, _ITEM_LINE_DIGIT)) if len(run) >= _MIN_DIGIT_RUN]
     listed = {i for run in runs for i, _, _ in run}
+    data = _data_lines(lines, listed)
+    outside = [line for i, line in enumerate(lines) if i not in listed and i not in data]
+    if data and len(" ".join(outside).split()) < _MIN_INSTRUCTION_WORDS:
+        outside = [line for i, line in enumerate(lines) if i not in listed]
     if runs:
         options = tuple(number for _, number, _ in runs[-1])
         option_texts = tuple(item for _, _, item in runs[-1])
-        instruction = normalise(unquoted("\n".join(line for i, line in enumerate(lines) if i not in listed)))
     else:
-        inline = _inline_run(text)
+        # items inside one line; never inside the user's data ("Directions: 1) ... 5)" in a description)
+        inline = _inline_run("\n".join(line for i, line in enumerate(lines) if i not in data))
         options = tuple(number for number, _ in inline)
         option_texts = tuple(item for _, item in inline)
-        instruction = normalise(unquoted(text))
     return PromptInfo(
         text=prompt,
-        instruction=instruction,
         options=options,
         option_texts=option_texts,
         lists=tuple(tuple(number for _, number, _ in run) for run in runs) if runs else ((options,) if options else ()),
+        outside="\n".join(outside),
     )
 
 
-def any_match(patterns: list[re.Pattern[str]], text: str) -> bool:
+def any_match(patterns, text: str) -> bool:
+    """Whether any of ``patterns`` (compiled regexes or :class:`Cue`) matches ``text``."""
     return any(p.search(text) for p in patterns)
 
 
@@ -260,3 +421,94 @@ def indices_in_order(text: str, pool: tuple[int, ...]) -> list[int]:
             if number in allowed and number not in seen:
                 seen.append(number)
     return seen
+
+
+# --- what a fallback answer is drawn from --------------------------------------------------------
+# When the model's reply holds nothing usable, a text answer (generation, NER) quotes the text the
+# instruction works on: a general reading of the prompt's layout, never strings of a data set.
+
+# "Label: value": a label of one to three words in any script (a sentence holding a colon is no
+# field), optionally in Markdown bold or after a heading mark ("**Review:**", "## Query:").
+_LABELLED = re.compile(r"^[ \t]*[*#]*[ \t]*([^\W\d_]+(?:[ \t]+[^\W\d_]+){0,2})[ \t]*\**[ \t]*[:：][ \t]*(.*)$")
+# Labels under which the answer is to be written or the task is stated: never the text worked on.
+_NOT_SUBJECT = frozenset((
+    "output", "answer", "response", "assistant", "result", "a", "your answer", "final answer",
+    "instruction", "instructions", "task", "note", "notes", "format", "output format", "system", "rules",
+    "example", "examples",
+    # es / fr / de / it / pt / nl / pl / ja / zh / ko
+    "respuesta", "salida", "réponse", "sortie", "antwort", "ausgabe", "risposta", "resposta", "saída",
+    "antwoord", "odpowiedź", "instrucciones", "consigne", "anweisung", "istruzioni", "instruções",
+    "回答", "出力", "答え", "答案", "输出", "指示", "答", "답변", "출력", "답",
+))
+# "extract ... from the review", "in the query", "within the title": the field the text comes from
+_TAKEN_FROM = r"\b(?:from|in|within|inside)\s+(?:[\w()-]+\s+){0,3}?"
+BLANK_PROMPT_ANSWER = "unknown"  # a prompt without a single word to quote still gets an answer
+
+
+def _has_words(text: str) -> bool:
+    return re.search(r"[^\W_]", text) is not None
+
+
+def _named(label: str, rest: str) -> int:
+    """2: the rest of the prompt takes text from this field; 1: it names the field; 0: neither."""
+    if not label.isascii():  # CJK has no word boundaries
+        return 1 if label in rest else 0
+    word = r"\b" + re.escape(label).replace(r"\ ", r"\s+") + r"(?:e?s)?\b"  # "review" also names "reviews"
+    if re.search(_TAKEN_FROM + word, rest):
+        return 2
+    return 1 if re.search(word, rest) else 0
+
+
+def subject_text(info: PromptInfo) -> str:
+    """The text the prompt's instruction works on, as one stripped line; '' when it has no words.
+
+    In order: the labelled field the rest of the prompt takes its text from ("extract the keyphrase
+    from the review" -> the "Review:" field) or else names; the longest quoted span (a product
+    title in quotes); the first labelled field; the prompt's first line with words (its
+    instruction, without an "Instructions:" label; what follows its last colon when that holds
+    words: "Tag this: nike shoes").
+    Answer cues ("Output:") and instruction labels ("Instructions:") are never a subject.
+    """
+    lines = info.text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    fields: list[tuple[str, str]] = []  # (label, value) of data fields, in prompt order
+    data_lines: set[int] = set()
+    for i, line in enumerate(lines):
+        m = _LABELLED.match(line)
+        if not m:
+            continue
+        label = normalise(m.group(1))
+        if label in _NOT_SUBJECT:
+            continue
+        value, at = m.group(2), i
+        if not _has_words(value):  # "Review:" with its text on the next line
+            at = next((j for j in range(i + 1, len(lines)) if lines[j].strip()), i)
+            value = lines[at] if at != i and not _LABELLED.match(lines[at]) else ""
+        data_lines.update((i, at))
+        if _has_words(value):
+            fields.append((label, value))
+    rest = normalise(" ".join(line for i, line in enumerate(lines) if i not in data_lines))
+    ranked = sorted(((_named(label, rest), -k) for k, (label, _) in enumerate(fields)), reverse=True)
+    if ranked and ranked[0][0] > 0:
+        return _clean(fields[-ranked[0][1]][1])
+    quoted = [q[1:-1] for q in _QUOTED.findall(info.text) if _has_words(q)]
+    if quoted:
+        return _clean(max(quoted, key=len))  # the first of the longest
+    if fields:
+        return _clean(fields[0][1])
+    for line in lines:
+        m = _LABELLED.match(line)
+        if m and normalise(m.group(1)) in _NOT_SUBJECT:  # "Instructions: Tell me ...", "Output:"
+            line = m.group(2)
+        if _has_words(line):
+            after = re.split(r"[:：]", line)[-1]
+            return _clean(after if _has_words(after) else line)
+    return ""
+
+
+def _clean(text: str) -> str:
+    return text.strip().strip("\"'“”«»「」`*").strip()
+
+
+def first_words(text: str, n: int) -> str:
+    """The first ``n`` whitespace-separated words of ``text``, joined by single spaces."""
+    return " ".join(text.split()[:n])

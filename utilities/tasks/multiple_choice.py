@@ -48,13 +48,18 @@ def decode_spec(info: PromptInfo, table: TokenTable) -> DecodeSpec:
     )
 
 
-def tidy(text: str, info: PromptInfo) -> str:
-    """The first offered digit in the reply (its first character when that is one), else the first option."""
+def read(text: str, info: PromptInfo) -> str:
+    """The first offered digit in the reply (its first character when that is one); '' if none."""
     options = offered(info)
     for d in re.findall(r"\d", text if isinstance(text, str) else ""):
         if int(d) in options:
             return d
-    return str(options[0])
+    return ""
 
 
-TASK = Task(name=NAME, label=LABEL, asks_for=asks_for, decode_spec=decode_spec, tidy=tidy)
+def fallback(info: PromptInfo) -> str:
+    """The first offered option."""
+    return str(offered(info)[0])
+
+
+TASK = Task(name=NAME, label=LABEL, asks_for=asks_for, decode_spec=decode_spec, read=read, fallback=fallback)

@@ -5,7 +5,8 @@ Routing signal: the instruction names entities ("entity type", "named entities",
 plural, "comma-separated") taken from the text ("in the query", "from this title"). Extracting ONE
 keyphrase is generation (task6 is scored by ROUGE-L), so a singular ask is left to generation. Decoding boosts the prompt's own tokens (+1), comma and end of
 text, as the winners did. Micro-F1 counts a repeated prediction as a false positive, so tidy
-drops repeats.
+drops repeats. A reply that names no entity gets the fallback: the first words of the text the
+instruction takes entities from (``subject_text``), one entity each.
 """
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import ast
 import re
 
 from utilities.decoding import MAX_LOGIT_BIAS_ENTRIES, DecodeSpec, TokenTable, none_penalty
-from utilities.tasks.base import NO, STRONG, PromptInfo, Task, any_match
+from utilities.tasks.base import EXPLICIT, NO, QUOTED_NAME, STRONG, Cue, PromptInfo, Task, any_match
+from utilities.tasks.base import BLANK_PROMPT_ANSWER, subject_text
+from utilities.tasks.generation import asks_for_keyphrases
 
 NAME = "named_entity_recognition"
 LABEL = "named entity recognition"
@@ -37,67 +40,170 @@ _MANY = (
     r"materialien|materiali|materiais)\b)"
 )
 # taken from the text: "in the query", "from this product title", "mentioned in the review"
-_SOURCE = re.compile(
+_SOURCE = Cue(
     r"\b(?:in|from|within|of)\s+(?:(?:the|this|that|these|each|every|a|an|given|following|below|above|"
     r"search|user|product|customer|its)\s+)*(?:query|queries|title|titles|review|reviews|text|description|"
     r"sentence|input|listing|name|passage|comment|question)s?\b"
     r"|\b(?:mentioned|appear\w*|contained|occur\w*|found) in\b"
     # "given the product title below", "read the product description"
-    r"|\b(?:given|following|read) (?:the |this )?(?:product |search |user )?(?:title|query|review|description|text)\b"
+    r"|\b(?:given|following|read|considering|regarding|about|for|using|with|based on|look(?:ing)? at|analy[sz]e|"
+    r"analy[sz]ing|examine|examining|check|checking) (?:the |this |a |an )?(?:product |search |user |customer )?"
+    r"(?:title|query|review|description|text)\b"
     r"|\b(?:title|query|review|description|text) (?:below|above)\b"
-    r"|\b(?:consulta|requête|requete|suchanfrage|anfrage|titel|título|titulo|titre|titolo|reseña|avis|"
+    r"|\b(?:consulta|requête|requete|suchanfrage|anfrage|(?:produkt)?titel|título|titulo|titre|titolo|reseña|avis|"
     r"bewertung|rezension|recensione|zoekopdracht|zapytani\w*|recenzj\w*)\b|クエリ|タイトル|レビュー|查询|标题|评论|"
-    r"상품명|제목|리뷰|검색어|쿼리"
+    r"상품명|제목|리뷰|검색어|쿼리",
+    ("quer", "title", "review", "text", "descri", "sentence", "input", "listing", "name", "passage", "comment",
+     "question", "mention", "appear", "contain", "occur", "found", "consulta", "requ", "anfrage", "titel", "títul",
+     "titul", "titre", "titolo", "reseña", "avis", "bewertung", "rezension", "recensione", "zoekopdracht", "zapytani",
+     "recenzj", "クエリ", "タイトル", "レビュー", "查询", "标题", "评论", "상품명", "제목", "리뷰", "검색어", "쿼리"),
 )
 _PER_LINE = r"on (?:its|their) own line|one per line"
-_COMMA = re.compile(  # the answer is a list: commas, one per line, a Python list
+_COMMA = Cue(  # the answer is a list: commas, one per line, a Python list
     r"\b(?:comma|coma|virgul|virgol|komma|przecink|virg[üu]l)|カンマ|逗号|読点|쉼표|فواصل|فاصلة"
-    r"|\b(?:" + _PER_LINE + r"|python list)\b"
+    r"|\b(?:" + _PER_LINE + r"|python list)\b",
+    ("comma", "coma", "virgul", "virgol", "komma", "przecink", "virg", "カンマ", "逗号", "読点", "쉼표", "فواصل", "فاصلة",
+     "own line", "per line", "python list"),
 )
 _PLURAL_ATTRIBUTE = (
     r"(?:brands|colou?rs|materials|sizes|product types|flavou?rs|keywords|attributes|models|styles|audiences)"
 )
-ENTITY = [re.compile(p) for p in (
-    r"\bentit(?:y|ies|ät\w*|é\w*|à|eit\w*|et\w*)|\bentidad\w*|\bentidade\w*|\bvarl[ıi]k tip\w*|الكيان|كيان|"
+# An entity type named as such: "entity type", "named entities", "extract the entity"; not the word
+# "entity" in a question ("for what entity should the government work?").
+ENTITY_TYPE = Cue(
+    r"\bentit(?:y|ies)[ -]types?\b|\bnamed[ -]entit(?:y|ies)\b|\bentities\b|\btype of entity\b"
+    r"|\b(?:extract|identify|find|list|tag|recogni[sz]e|detect|output|return|give|copy|locate|label|mark)\b"
+    r"[^.?!]{0,40}\bentity\b"
+    r"|\bentit(?:ät\w*|é\w*|à|eit\w*|et\w*)|\bentidad\w*|\bentidade\w*|\bvarl[ıi]k tip\w*|الكيان|كيان|"
     r"エンティティ|固有表現|实体",
-    r"\b" + _PLURAL_ATTRIBUTE + r" (?:in|from|of|mentioned in) (?:''|(?:the |this )?(?:search )?(?:query|title|review|text)\b)",
-    r"\bwhich (?:words|phrases|terms|parts|tokens|expressions)\b",
-)]
+    ("entit", "entidad", "varl", "كيان", "エンティティ", "固有表現", "实体"),
+)
+ENTITY = [
+    Cue(r"\b" + _PLURAL_ATTRIBUTE + r" (?:in|from|of|mentioned in) (?:'x?'|(?:the |this )?(?:search )?(?:query|title|review|text)\b)",
+        ("brands", "colors", "colours", "materials", "sizes", "types", "flavo", "keywords", "attributes", "models",
+         "styles", "audiences")),
+    Cue(r"\bwhich (?:words|phrases|terms|parts|tokens|expressions)\b", ("which ",)),
+]
+# The value of one NAMED attribute or entity type (a short quoted name, ``QUOTED_NAME`` in the instruction),
+# taken from a text the prompt names: "Identify the 'Color' in the product title '...'", "Locate the
+# 'Style' in the following product title", "the element identified as 'Size' in the title", "the
+# attribute value corresponding to 'product type' mentioned in the query", "Considering the product
+# title '...', select the appropriate 'Material'". One value or several, it is entity recognition.
+_TEXT_NOUN = r"(?:title|titles|query|queries|name|description|text|review|listing|sentence|input|passage|search)"
+_IN_TEXT = (
+    r"(?:(?:that is |which is |as )?(?:mentioned|contained|found|present|appearing|stated|given|described|listed|"
+    r"written|specified|included|shown|used|expressed|indicated)\s+)?(?:in|within|from|inside)\s+"
+    r"(?:(?:the|this|that|a|an|its|following|given|above|below|provided|product|products'?|search|user|"
+    r"customer|item|item's|product's)\s+)*" + _TEXT_NOUN + r"\b"
+)
+# attribute names a prompt may give without quotes: "Identify the brand in the product title"
+_ATTRIBUTE = (
+    r"(?:brand|brand name|colou?r|material|size|style|flavou?r|scent|model|model number|product type|pattern|"
+    r"shape|gender|capacity|weight|dimensions?|quantity|theme|length|width|volume|power|voltage|age range|"
+    r"target audience|occasion|fit|neckline|finish|fabric|category)"
+)
+_ATTRIBUTE_HINTS = (
+    "brand", "colo", "material", "size", "style", "flavo", "scent", "model", "type", "pattern", "shape", "gender",
+    "capacity", "weight", "dimension", "quantity", "theme", "length", "width", "volume", "power", "voltage", "age range",
+    "audience", "occasion", "fit", "neckline", "finish", "fabric", "category",
+)  # a word of every _ATTRIBUTE alternative
+NAMED_VALUE = [
+    Cue(QUOTED_NAME + r"\s*(?:attribute|value|entity|type|aspect|field)?\s*" + _IN_TEXT,
+        (QUOTED_NAME,)),
+    Cue(r"\b(?:identified|labell?ed|tagged|classified|categori[sz]ed|annotated|marked|described|defined|known)\s+as\s+"
+        r"(?:an?\s+|the\s+)?(?:entity\s+|attribute\s+)?(?:type\s+)?" + QUOTED_NAME,
+        (QUOTED_NAME,)),
+    Cue(r"\b(?:values?|spans?|phrases?|words?|parts?|tokens?|terms?|elements?|text|mentions?)\s+(?:that\s+|which\s+)?"
+        r"(?:corresponds?|corresponding|refers?|referring|belongs?|belonging|matching|matches|relat(?:ed|es|ing)|"
+        r"pertain\w*|associated|fits?|fitting)\s+(?:to|with)\s+(?:the\s+)?(?:attribute\s+|entity\s+type\s+|type\s+|"
+        r"aspect\s+|category\s+)?" + QUOTED_NAME,
+        (QUOTED_NAME,)),
+    Cue(r"\bvalues?\s+(?:of|for)\s+(?:the\s+)?(?:attribute\s+|field\s+|property\s+)?" + QUOTED_NAME,
+        (QUOTED_NAME,)),
+    Cue(r"\b(?:appropriate|correct|right|relevant|corresponding|matching|proper|suitable|applicable)\s+" + QUOTED_NAME,
+        (QUOTED_NAME,)),
+    Cue(r"\b(?:identify|extract|find|locate|determine|tag|detect|pull out|output|return|name|what is|what's|which is|"
+        r"what are|which are)\s+(?:the\s+|its\s+|all\s+|any\s+)?" + _ATTRIBUTE
+        + r"(?:\s+(?:names?|values?|attributes?|mentions?))?(?:\s+(?:of|for)\s+(?:the|this|that|each)\s+(?:product|item|listing))?"
+        r"\s+" + _IN_TEXT,
+        _ATTRIBUTE_HINTS),
+    # "find the value of the attribute in the title" (the attribute given in its own field)
+    Cue(r"\bvalues?\s+of\s+(?:the|this|that|each)\s+(?:given\s+|specified\s+|named\s+|following\s+|above\s+)?"
+        r"(?:attribute|aspect|property|field|entity type)\b",
+        ("value",)),
+    # the same in other languages: "identifiez la marque", "welche Farbe", "¿cuál es la marca", "找出表示“颜色”"
+    Cue(r"(?:\b(?:identifi\w*|individu\w*|trouve\w*|encuentr\w*|finde\w*|bestimm\w*|localiz\w*|estrai\w*|extra\w*|"
+        r"welke|welche[rs]?|cu[áa]l|quel(?:le)?|qual|quale|wskaż|znajdź|jak[aiey])\b|找出|找到|提取|抽出|特定)[^.?!。？]{0,30}?"
+        r"(?:\b(?:marca|marque|marke|merk(?:naam)?|marchio|marka|couleur|farbe|colore|cor|kleur|kolor|matériau|materiale|"
+        r"materiaal|materiał|material|taille|größe|taglia|tamanho|talla|maat|rozmiar|modèle|modell|modello|modelo)\b|"
+        r"ブランド|颜色|顏色|品牌|素材|材质|材料|サイズ|尺寸|尺码|브랜드|색상|소재|사이즈|" + QUOTED_NAME + r")",
+        ("identifi", "individu", "trouve", "encuentr", "finde", "bestimm", "localiz", "estrai", "extra", "welke", "welche",
+         "cu", "quel", "qual", "wskaż", "znajdź", "jak", "找出", "找到", "提取", "抽出", "特定")),
+]
+# The answer is a span copied from the text: "return it verbatim", "which span", "the part of the title
+# that is the brand", "tal como aparece", "telle quelle", "原文", "を表す部分".
+SPAN = Cue(
+    r"\bspans?\b|\bverbatim\b|\bexactly as (?:it|they) appears?\b|\bas (?:it|they) appears? in\b|"
+    r"\bcopy (?:it |them )?(?:exactly|verbatim|as is)\b|\b(?:which|what) part of\b|\bpart of (?:the|this) (?:\w+ )?"
+    r"(?:title|query|name|text)\b|\btal (?:como|y como) aparece|\btelle? quelle?\b|\btels? quels?\b|"
+    r"\bwie (?:es|sie|er) im\b|\bzoals (?:die|het|ze|hij) in\b|\bcos[ìi] come (?:appare|compare)\b|"
+    r"\bcomo aparece\b|原文|そのまま|を表す部分|的词语|的詞語",
+    ("span", "verbatim", "appear", "copy", "part of", "aparece", "quel", "wie ", "zoals", "come ", "原文", "そのまま",
+     "を表す部分", "的词语", "的詞語"),
+)
 # "... If there are several, separate them with commas": the answer may hold more than one phrase
-SEVERAL = re.compile(
+SEVERAL = Cue(
     r"\bif there (?:are|is) (?:several|multiple|more than one|many)\b|\bsi hay (?:varias|varios|m[áa]s de)\b|"
     r"\bs'il y en a plusieurs\b|\bfalls es mehrere\b|\bwenn es mehrere\b|\bse ce ne sono (?:diversi|pi[ùu])\b|"
-    r"\bse houver (?:v[áa]ri[oa]s|mais de)\b"
+    r"\bse houver (?:v[áa]ri[oa]s|mais de)\b",
+    ("if there", "si hay", "plusieurs", "mehrere", "se ce ne", "se houver"),
 )
-_ANY_VERB = re.compile(_VERB)
+_VERB_HINTS = (
+    "extra", "identif", "find", "list", "tag", "recogni", "detect", "pull out", "highlight", "mark", "locate", "return",
+    "output", "give", "copy", "relev", "estrai", "haal", "wyodr", "wypisz", "nenne", "elenc", "enumer", "énum", "wymie",
+    "抽出", "抜き出", "提取", "抽取", "找出", "列出", "추출", "뽑아",
+)  # a word of every _VERB alternative
+_ANY_VERB = Cue(_VERB, _VERB_HINTS)
 ONE_PER_LINE = re.compile(r"\b(?:" + _PER_LINE + r"|(?:each|one) on a (?:new|separate) line|line by line)\b")
 # "Which phrase in the query is the brand? If there are several, separate them with commas."
-WHICH_PHRASE = re.compile(r"\b(?:which|what) (?:word|phrase|term|span|part|expression)s? (?:in|of|from) ")
+WHICH_PHRASE = Cue(r"\b(?:which|what) (?:word|phrase|term|span|part|expression)s? (?:in|of|from) ", ("which ", "what "))
 _WITHIN_A_SENTENCE = r"(?:(?!\. ).){0,160}"
-EXTRACTION = re.compile(  # a verb then "all"/a plural; in Japanese/Chinese/Korean "all" comes first ("すべて抜き出して")
-    _VERB + r"(?=" + _WITHIN_A_SENTENCE + _MANY + r")|(?:すべて|全て|全部|所有|모두|전부)(?=.{0,40}" + _VERB + r")"
+EXTRACTION = Cue(  # a verb then "all"/a plural; in Japanese/Chinese/Korean "all" comes first ("すべて抜き出して")
+    _VERB + r"(?=" + _WITHIN_A_SENTENCE + _MANY + r")|(?:すべて|全て|全部|所有|모두|전부)(?=.{0,40}" + _VERB + r")",
+    _VERB_HINTS + ("すべて", "全て", "全部", "所有", "모두", "전부"),
 )
-_NUMBERS = re.compile(r"(?<!without )(?<!no )\b(?:numbers|indices|indexes|ids)\b")  # "list the numbers of ...": retrieval
+_NUMBERS = Cue(r"(?<!without )(?<!no )(?<!model )\b(?:numbers?|indices|indexes|index|ids)\b", ("number", "ind", "ids"))  # "list the numbers of ...": retrieval
 # "extract the keyphrase", "only one keyphrase": one phrase is generation, not a list.
-SINGLE_PHRASE = re.compile(
+SINGLE_PHRASE = Cue(
     r"\b(?:the|one|a|only one|exactly one)\s+(?:single\s+|short\s+|key\s*)?"
-    r"(?:key ?phrase|key ?word|phrase|word|term|sentence|span)\b"
+    r"(?:key ?phrase|key ?word|phrase|word|term|sentence|span)\b",
+    ("phrase", "word", "term", "sentence", "span"),
 )
 
 
 def asks_for(info: PromptInfo) -> int:
     text = info.instruction
+    if ENTITY_TYPE.search(text):
+        return EXPLICIT  # an entity type named as such outweighs "the key phrase" of the same sentence
+    if asks_for_keyphrases(text):
+        return NO  # keyphrases and keywords are generation (see utilities/tasks/generation.py)
     if any_match(ENTITY, text):
+        return STRONG
+    source = _SOURCE.search(text) is not None
+    if not source and not _COMMA.search(text):
+        return NO  # every rule below takes its phrases from a text the prompt names, or asks for a list
+    if source and (SPAN.search(text) or any_match(NAMED_VALUE, text)):
         return STRONG
     if SINGLE_PHRASE.search(text) or info.requested_count == 1:
         return NO  # one phrase is generation
     if info.n_candidates >= 2 and _NUMBERS.search(text):
         return NO  # the numbers of listed items: retrieval
-    if EXTRACTION.search(text) and (_SOURCE.search(text) or _COMMA.search(text)):
+    if EXTRACTION.search(text):
         return STRONG
+    if not source:
+        return NO
     which = WHICH_PHRASE.search(text) is not None
-    if (which or _ANY_VERB.search(text)) and _SOURCE.search(text) and (
-            SEVERAL.search(text) or (which and _COMMA.search(text))):
+    if (which or _ANY_VERB.search(text)) and (SEVERAL.search(text) or (which and _COMMA.search(text))):
         return STRONG
     return NO
 
@@ -117,6 +223,14 @@ def decode_spec(info: PromptInfo, table: TokenTable) -> DecodeSpec:
 
 
 _BULLET = re.compile(r"^\s*(?:[-*•]+|\d{1,2}[.)])\s+")  # "- x", "• x", "1. x"; never the "3" of "3m"
+_LABEL_ECHO = re.compile(r"^\s*(?:output|answer|response|assistant|entit(?:y|ies))\s*[:：]\s*", re.IGNORECASE)
+_WORDLIKE = re.compile(r"[^\W_]")  # an entity holds a letter or digit: "-", "..." or "🙂" is none
+# A fallback lists the subject's first words, each as one entity. Where the entity sits among the
+# n words is unknown; listing k of them scores micro-F1 2k / (n (k + 1)) on a one-word entity, which
+# grows with k, so a whole query (dev queries: 2-5 words) is listed; 5 bounds the false positives
+# that a long subject (a title, a review) would add.
+FALLBACK_WORDS = 5
+_EDGE_PUNCTUATION = "".join(chr(c) for c in range(0x21, 0x7F) if not chr(c).isalnum()) + "“”‘’«»「」（）【】、，。：；！？"
 
 
 def split_entities(text: str) -> list[str]:
@@ -135,16 +249,29 @@ def split_entities(text: str) -> list[str]:
     out: list[str] = []
     seen: set[str] = set()
     for item in items:
-        item = _BULLET.sub("", item).strip(" \t\"'`[]")
+        item = _BULLET.sub("", _LABEL_ECHO.sub("", item)).strip(" \t\"'`[]")
         key = item.lower()
-        if item and key not in seen and key not in ("none", "n/a"):
+        if _WORDLIKE.search(item) and key not in seen and key not in ("none", "n/a"):
             seen.add(key)
             out.append(item)
     return out
 
 
-def tidy(text: str, info: PromptInfo) -> str:
+def read(text: str, info: PromptInfo) -> str:
+    """The reply's entities, comma-separated, without repeats; '' when it names none."""
     return ", ".join(split_entities(text))
 
 
-TASK = Task(name=NAME, label=LABEL, asks_for=asks_for, decode_spec=decode_spec, tidy=tidy)
+def fallback(info: PromptInfo) -> str:
+    """The first words of the text the instruction takes entities from (the field it names, e.g.
+    "Query: ...", a quoted title, else the prompt's first words: see ``subject_text``), each word
+    one entity, stripped of edge punctuation, without repeats."""
+    words: list[str] = []
+    for word in re.split(r"[\s,;、，]+", subject_text(info)):
+        word = word.strip(_EDGE_PUNCTUATION)
+        if _WORDLIKE.search(word) and word.lower() not in {w.lower() for w in words}:
+            words.append(word)
+    return ", ".join(words[:FALLBACK_WORDS]) or BLANK_PROMPT_ANSWER
+
+
+TASK = Task(name=NAME, label=LABEL, asks_for=asks_for, decode_spec=decode_spec, read=read, fallback=fallback)

@@ -11,72 +11,91 @@ from __future__ import annotations
 import re
 
 from utilities.decoding import DecodeSpec, TokenTable, none_penalty
-from utilities.tasks.base import EXPLICIT, NO, STRONG, PromptInfo, Task, any_match, indices_in_order
+from utilities.tasks.base import EXPLICIT, NO, STRONG, Cue, PromptInfo, Task, any_match, indices_in_order
 
 NAME = "ranking"
 LABEL = "ranking"
 DEFAULT_CANDIDATES = tuple(range(1, 6))  # the dev ranking tasks list 5 products
 
-PERMUTATION = [re.compile(p) for p in (
-    r"\bpermutation\b",
-    r"\b(?:all|each|every) (?:of the |the )?(?:\w+ )?(?:products|items|candidates|results)\b[^.]{0,40}\b(?:order|rank)",
-    r"\b(?:best|strongest|most|highest|greatest|top)\b[^.]{0,60}\bto (?:the )?(?:\w+ )?(?:worst|weakest|least|lowest|bottom)\b",
-    r"\bfrom (?:the )?most [\w-]+ to (?:the )?most [\w-]+\b",  # "from most positive to most negative"
-    r"\bfirst,? second,? (?:and )?third\b",  # "shown first, second, third, fourth and fifth"
-    r"\b(?:descending|ascending|decreasing|increasing) order\b",
-    r"\b(?:complete|full|entire|whole) (?:order|ordering|sequence|ranking)\b",
-    r"\b(?:every|each|all)\b[^.]{0,40}\b(?:exactly )?once\b",
-    r"\bdo not (?:drop|omit|skip|leave out) any\b",
-    r"\ball \d+ (?:ids|numbers|items|products|results|candidates)\b",
+PERMUTATION = [
+    Cue(r"\bpermutation\b", ("permutation",)),
+    Cue(r"\b(?:all|each|every) (?:of the |the )?(?:\w+ )?(?:products|items|candidates|results)\b[^.]{0,40}\b(?:order|rank)", ("order", "rank")),
+    Cue(r"\b(?:best|strongest|most|highest|greatest|top)\b[^.]{0,60}\bto (?:the )?(?:\w+ )?(?:worst|weakest|least|lowest|bottom)\b", ("worst", "weakest", "least", "lowest", "bottom")),
+    Cue(r"\bfrom (?:the )?most [\w-]+ to (?:the )?most [\w-]+\b", ("most",)),  # "from most positive to most negative"
+    Cue(r"\bfirst,? second,? (?:and )?third\b", ("second",)),  # "shown first, second, third, fourth and fifth"
+    Cue(r"\b(?:descending|ascending|decreasing|increasing) order\b", ("order",)),
+    Cue(r"\b(?:complete|full|entire|whole) (?:order|ordering|sequence|ranking)\b", ("order", "sequence", "ranking")),
+    Cue(r"\b(?:every|each|all)\b[^.]{0,40}\b(?:exactly )?once\b", ("once",)),
+    Cue(r"\bdo not (?:drop|omit|skip|leave out) any\b", ("do not",)),
+    Cue(r"\ball \d+ (?:ids|numbers|items|products|results|candidates)\b", ("all ",)),
     # "all four review numbers", "todos os números", "alle vijf nummers", "wszystkie numery"
-    r"\b(?:all|todos|todas|alle|alla|wszystkie|tous|toutes|tutti|tüm)\b(?: (?:the|os|as|los|las|les|i|de|die))?"
-    r"(?: [\w-]+){0,2} (?:numbers|ids|números|nummers|numery|numéros|numeri|nummern|nummer|numara\w*)\b",
-)]
-ORDER = [re.compile(p) for p in (
-    r"\b(?:re-?)?rank(?:s|ed|ing)?\b",
-    r"\b(?:re-?order|rearrange|re-?sort)\w*\b",  # reordering a list is ranking it
+    Cue(r"\b(?:all|todos|todas|alle|alla|wszystkie|tous|toutes|tutti|tüm)\b(?: (?:the|os|as|los|las|les|i|de|die))?"
+        r"(?: [\w-]+){0,2} (?:numbers|ids|números|nummers|numery|numéros|numeri|nummern|nummer|numara\w*)\b", ("number", "ids", "númer", "nummer", "numer", "numér", "numara")),
+]
+ORDER = [
+    Cue(r"\b(?:re-?)?rank(?:s|ed|ing)?\b", ("rank",)),
+    Cue(r"\b(?:re-?order|rearrange|re-?sort)\w*\b", ("order", "rearrange", "sort")),  # reordering a list is ranking it
     # "most relevant first": an order, but of the top few when fewer are asked for ("list the 3 ...")
-    r"\b(?:most|highest|best) [\w-]+ (?:first|at the top)\b",
-    r"\b(?:highest|most|best|greatest)\b[^.,;]{0,60}\bfirst\b[^.]{0,40}$|\bsorted (?:list|order)\b",
-    r"\b(?:sort|order|arrange|put)\b[^.]{0,80}\bfrom (?:the )?(?:most|least|best|worst|highest|lowest|top)\b",
-    r"\b(?:sort|order|arrange|rearrange)\b[^.]{0,80}\bfrom (?:the )?[\w-]+(?: [\w-]+)? to (?:the )?[\w-]+",  # "from cheapest to ..."
-    r"\b(?:sort|(?<!in )order|re-?order|arrange|rearrange|prioriti[sz]e)\b[^.]{0,80}\b(?:by|according to|based on|in terms of|in order of|with respect to)\b",
-    r"\border of (?:relevance|preference|likelihood|importance|similarity)\b",
-    r"\b(?:in )?(?:which|what) order\b",
-    r"\b(?:best|strongest|closest) (?:match|result|one)\b[^.]{0,40}\bfirst\b",
-    r"\b(?:relevance|preference|display) order\b",
-    r"\b(?:put|place|list|arrange|return)\b[^.]{0,60}\bin (?:the |an? )?(?:best |correct |right |proper )?(?:[\w-]+ )?order\b",
+    Cue(r"\b(?:most|highest|best) [\w-]+ (?:first|at the top)\b", ("first", "top")),
+    Cue(r"\b(?:highest|most|best|greatest)\b[^.,;]{0,60}\bfirst\b[^.]{0,40}$|\bsorted (?:list|order)\b", ("first", "sort")),
+    Cue(r"\b(?:sort|order|arrange|put)\b[^.]{0,80}\bfrom (?:the )?(?:most|least|best|worst|highest|lowest|top)\b", ("from",)),
+    Cue(r"\b(?:sort|order|arrange|rearrange)\b[^.]{0,80}\bfrom (?:the )?[\w-]+(?: [\w-]+)? to (?:the )?[\w-]+", ("from",)),  # "from cheapest to ..."
+    Cue(r"\b(?:sort|(?<!in )order|re-?order|arrange|rearrange|prioriti[sz]e)\b[^.]{0,80}\b(?:by|according to|based on|in terms of|in order of|with respect to)\b", ("sort", "order", "arrange", "prioriti")),
+    Cue(r"\border of (?:relevance|preference|likelihood|importance|similarity)\b", ("order",)),
+    Cue(r"\b(?:in )?(?:which|what) order\b", ("order",)),
+    Cue(r"\b(?:best|strongest|closest) (?:match|result|one)\b[^.]{0,40}\bfirst\b", ("first",)),
+    Cue(r"\b(?:relevance|preference|display) order\b", ("order",)),
+    Cue(r"\b(?:put|place|list|arrange|return)\b[^.]{0,60}\bin (?:the |an? )?(?:best |correct |right |proper )?(?:[\w-]+ )?order\b", ("order",)),
     # es / fr / de / it / pt
-    r"\b(?:ordena|ordene|ordenar|clasifica|clasifique|jerarquiza)\w*\b",
-    r"\b(?:classe[rz]?|classez|trie[rz]?|ordonne[rz]?)\b",
-    r"\b(?:sortiere|sortieren|ordne|ordnen|rangiere|rangieren|rangfolge|reihenfolge)\w*\b",
-    r"\b(?:ordina|ordinare|classifica|classificare)\w*\b|\bmett\w* in ordine\b",
-    r"\b(?:ranque\w*|ranquei\w*|classifique\w*)\b",  # pt
+    Cue(r"\b(?:ordena|ordene|ordenar|clasifica|clasifique|jerarquiza)\w*\b", ("orden", "clasific", "jerarquiz")),
+    Cue(r"\b(?:classe[rz]?|classez|trie[rz]?|ordonne[rz]?)\b", ("class", "trie", "ordonn")),
+    Cue(r"\b(?:sortiere|sortieren|ordne|ordnen|rangiere|rangieren|rangfolge|reihenfolge)\w*\b", ("sortier", "ordne", "rangier", "rangfolge", "reihenfolge")),
+    Cue(r"\b(?:ordina|ordinare|classifica|classificare)\w*\b|\bmett\w* in ordine\b", ("ordina", "classific", "ordine")),
+    Cue(r"\b(?:ranque\w*|ranquei\w*|classifique\w*)\b", ("ranque", "classifiq")),  # pt
     # ja / zh
     # nl / pl / sv / tr
-    r"\b(?:volgorde|rangschik\w*|sorteer\w*|uporządkuj\w*|posortuj\w*|uszereguj\w*|kolejno\w*)\b",
-    r"\b(?:rangordna\w*|sortera\w*|ordna\w*|sırala\w*)\b",
-    r"\bod najbardziej\b",
+    Cue(r"\b(?:volgorde|rangschik\w*|sorteer\w*|uporządkuj\w*|posortuj\w*|uszereguj\w*|kolejno\w*)\b", ("volgorde", "rangschik", "sorteer", "uporz", "posortuj", "uszereg", "kolejno")),
+    Cue(r"\b(?:rangordna\w*|sortera\w*|ordna\w*|sırala\w*)\b", ("rangordna", "sortera", "ordna", "sırala")),
+    Cue(r"\bod najbardziej\b", ("najbardziej",)),
     # ja / zh
-    r"ランク|順位|順番|並べ|並び替え|ランキング|排序|排名|顺序|名次",
-    r"정렬|순서대로|순위|랭킹",  # ko
-    r"رتب|رتّب|ترتيب",  # ar
-)]
+    Cue(r"ランク|順位|順番|並べ|並び替え|ランキング|排序|排名|顺序|名次", ("ランク", "順位", "順番", "並べ", "並び替え", "ランキング", "排序", "排名", "顺序", "名次")),
+    Cue(r"정렬|순서대로|순위|랭킹", ("정렬", "순서대로", "순위", "랭킹")),  # ko
+    Cue(r"رتب|رتّب|ترتيب", ("رتب", "رتّب", "ترتيب")),  # ar
+]
 
 
 def _all_numbers(info: PromptInfo) -> bool:
     """The answer is to hold every listed number: "from 1 to 5", "de 1 a 5", "od 1 do 5"."""
     n = info.options[-1]
-    return re.search(rf"\b1\s*(?:to|a|à|do|tot|bis|al|-|–|~)\s*{n}\b(?!\s*stars?)", info.instruction) is not None
+    # not a measure: "1-5/16-Inch", "1-5.5 mm"
+    return re.search(rf"\b1\s*(?:to|a|à|do|tot|bis|al|-|–|~)\s*{n}\b(?![/.,]\d)(?!\s*stars?)", info.instruction) is not None
+
+
+# Words of ordering used in another sense: "what sort of", "kind of", a purchase ("his order cost",
+# "order 35 textbooks", "ordered a lamp online"), "step by step", "all at once". They are blanked
+# before the ordering patterns are read.
+NOT_AN_ORDER = re.compile(
+    r"\b(?:sort|kind|type)s? of\b|\bstep[- ]by[- ]step\b|\ball at once\b|"
+    # the order of the numbers themselves: "give their indices in ascending order"
+    r"\b(?:numbers|indices|indexes|ids)\b[^.?!]{0,20}\bin (?:ascending|descending|increasing|numerical|numeric) order\b|"
+    r"(?<!in )\b(?:his|her|my|your|their|our|this|that|an|each|every|per|first|online|purchase|bulk|large|small)\s+orders?\b|"
+    r"\border(?:ed|s|ing)?\s+(?=\d|(?:a|an|some|one|two|three|four|five|six|seven|eight|nine|ten|several|more|"
+    r"online|from|it|them|this|that|these|those)\b)"
+)
+
+_NOT_AN_ORDER_HINTS = ("sort", "kind", "type", "step", "once", "order")  # every NOT_AN_ORDER match holds one
 
 
 def asks_for(info: PromptInfo) -> int:
     if info.n_candidates < 2:
         return NO
-    if any_match(PERMUTATION, info.instruction):
+    text = info.instruction
+    if any(hint in text for hint in _NOT_AN_ORDER_HINTS):
+        text = NOT_AN_ORDER.sub(" ", text)
+    if any_match(PERMUTATION, text):
         return EXPLICIT
     wants_fewer = info.requested_count is not None and info.requested_count < info.n_candidates
-    if not wants_fewer and (any_match(ORDER, info.instruction) or _all_numbers(info)):
+    if not wants_fewer and (any_match(ORDER, text) or _all_numbers(info)):
         return STRONG
     return NO
 
@@ -94,12 +113,20 @@ def decode_spec(info: PromptInfo, table: TokenTable) -> DecodeSpec:
     )
 
 
-def tidy(text: str, info: PromptInfo) -> str:
-    """The model's order without repeats or strangers, completed in the listed order."""
+def read(text: str, info: PromptInfo) -> str:
+    """The model's order without repeats or strangers, completed in the listed order; '' when the
+    reply names no listed candidate."""
     pool = candidates(info)
     ranked = indices_in_order(text, pool)
+    if not ranked:
+        return ""
     ranked += [c for c in pool if c not in ranked]
     return ", ".join(map(str, ranked))
 
 
-TASK = Task(name=NAME, label=LABEL, asks_for=asks_for, decode_spec=decode_spec, tidy=tidy)
+def fallback(info: PromptInfo) -> str:
+    """Every candidate once, in the listed order, with the list's own numbers (0-based lists too)."""
+    return ", ".join(map(str, candidates(info)))
+
+
+TASK = Task(name=NAME, label=LABEL, asks_for=asks_for, decode_spec=decode_spec, read=read, fallback=fallback)

@@ -12,29 +12,41 @@ from __future__ import annotations
 import re
 
 from utilities.decoding import DecodeSpec, TokenTable, none_penalty
-from utilities.tasks.base import NO, STRONG, WEAK, PromptInfo, Task, any_match, indices_in_order
+from utilities.tasks.base import NO, STRONG, WEAK, Cue, PromptInfo, Task, any_match, indices_in_order
 
 NAME = "retrieval"
 LABEL = "retrieval"
 ANSWER_SIZE = 3  # hit rate@3 reads the first three numbers
 DEFAULT_CANDIDATES = tuple(range(1, 11))  # the dev retrieval tasks list 10 or 15 candidates
 
-SELECT = [re.compile(p) for p in (
-    r"\b(?:select|choose|pick|recommend|retrieve)\b[^.?!]{0,100}"
-    r"\b(?:from|in|among|of|out of|on)\b (?:the|this|these|those|a|your) ?(?:following|given|above|below|numbered|candidate)?\b",
-    r"\b(?:select|choose|pick)\b[^.?!]{0,60}\b(?:products|items|candidates|options|queries|aspects|snippets|reviews|ones|answers)\b",
-    r"\bwhich (?:of (?:the|these) )?(?:products|items|candidates|queries|aspects|snippets|ones)\b[^.?!]{0,80}\b(?:most|likely|best|relevant)\b",
-    r"\b(?:selecciona|seleccione|elige|elija|escoge|s[ée]lectionne|choisi|w[äa]hle|ausw[äa]hl|seleziona|scegli|selecione|escolha)\w*\b",
-    r"選んで|選択|選び|选择|选出|挑选|골라|고르|선택",
-    r"\b(?:v[äa]lj\w*|se[çc]in\w*|se[çc]iniz)\b|اختر|اختاري",  # sv / tr / ar
-)]
-NUMBER_ANSWER = [re.compile(p) for p in (
-    r"\b(?:output|answer|respond|reply|return|give|generate|write|provide|list)\b[^.?!]{0,60}(?<!without )(?<!no )\b(?:numbers|indices|indexes|index numbers|ids|serial numbers)\b",
-    r"\b(?:numbers|indices|indexes|ids)\b[^.?!]{0,40}\b(?:separated|comma)",
-    r"\bcomma[- ]separated (?:list of )?(?:numbers|indices|indexes|ids)\b",
-    r"\bgenerate only ind(?:ices|exes)\b",
-    r"\b(?:reply|answer|respond|output|return|give)\b[^.?!]{0,30}\b(?:its|the|their) (?:number|index|id)s?\b",
-)]
+SELECT = [
+    Cue(r"\b(?:select|choose|pick|recommend|retrieve)\b[^.?!]{0,100}"
+        r"\b(?:from|in|among|of|out of|on)\b (?:the|this|these|those|a|your) ?(?:following|given|above|below|numbered|candidate)?\b", ("select", "choose", "pick", "recommend", "retrieve")),
+    Cue(r"\b(?:select|choose|pick)\b[^.?!]{0,60}\b(?:products|items|candidates|options|queries|aspects|snippets|reviews|"
+        r"ones|answers)\b", ("select", "choose", "pick")),
+    # "retrieve the products that fit", "mark the relevant items" (not "find the total cost of both items")
+    Cue(r"\b(?:retrieve|find|identify|mark|flag)\b(?: (?:all|every|each|any|the|those|only))* (?:[\w-]+ ){0,2}?"
+        r"(?:products|items|candidates|options|queries|aspects|snippets|reviews|ones|answers)\b", ("retrieve", "find", "identify", "mark", "flag")),
+    # "select the screws that are at least 1 inch long": the listed items that meet a condition
+    Cue(r"\b(?:select|choose|pick|retrieve)\b(?: (?:all|every|each|any|the|those|only))* (?:[\w-]+ ){0,3}?(?:that|which|whose)\b", ("select", "choose", "pick", "retrieve")),
+    Cue(r"\bwhich (?:of (?:the|these) )?(?:products|items|candidates|queries|aspects|snippets|ones)\b[^.?!]{0,80}\b(?:most|likely|best|relevant)\b", ("which ",)),
+    Cue(r"\b(?:selecciona|seleccione|elige|elija|escoge|s[ée]lectionne|choisi|w[äa]hle|ausw[äa]hl|seleziona|scegli|selecione|escolha)\w*\b", ("selec", "selez", "elig", "elij", "escog", "lection", "choisi", "hle", "ausw", "scegli", "escolh")),
+    Cue(r"選んで|選択|選び|选择|选出|挑选|골라|고르|선택", ("選んで", "選択", "選び", "选择", "选出", "挑选", "골라", "고르", "선택")),
+    Cue(r"\b(?:v[äa]lj\w*|se[çc]in\w*|se[çc]iniz)\b|اختر|اختاري", ("välj", "valj", "seçin", "secin", "اختر", "اختاري")),  # sv / tr / ar
+]
+NUMBER_ANSWER = [
+    Cue(r"\b(?:output|answer|respond|reply|return|give|generate|write|provide|list|mark|indicate|name|tell|state|"
+        r"select|choose|pick|identify)\b[^.?!]{0,60}(?<!without )(?<!no )\b(?:numbers|indices|indexes|index numbers|ids|"
+        r"serial numbers)\b", ("number", "indic", "index", "ids")),
+    # "select every index that applies", "output each matching number"
+    Cue(r"\b(?:every|each|all|any)\s+(?:\w+\s+)?(?:index|number|id|indices|numbers|ids)\b", ("ind", "number", "id")),
+    # "Indiquez les numéros", "gib die Nummern", "indica i numeri", "indique os números"
+    Cue(r"\b(?:les|des|leurs|die|den|ihre|los|sus|i|gli|os|seus|de)\s+(?:\w+\s+)?(?:numéros|nummern|números|numeri|nummers|indices|índices)\b", ("numéro", "nummer", "número", "numeri", "indices", "índices")),
+    Cue(r"\b(?:numbers|indices|indexes|ids)\b[^.?!]{0,40}\b(?:separated|comma)", ("number", "indic", "index", "ids")),
+    Cue(r"\bcomma[- ]separated (?:list of )?(?:numbers|indices|indexes|ids)\b", ("comma",)),
+    Cue(r"\bgenerate only ind(?:ices|exes)\b", ("generate only",)),
+    Cue(r"\b(?:reply|answer|respond|output|return|give)\b[^.?!]{0,30}\b(?:its|the|their) (?:number|index|id)s?\b", ("number", "index", "id")),
+]
 
 
 def asks_for(info: PromptInfo) -> int:
@@ -61,12 +73,20 @@ def decode_spec(info: PromptInfo, table: TokenTable) -> DecodeSpec:
     )
 
 
-def tidy(text: str, info: PromptInfo) -> str:
-    """Three distinct listed numbers: the model's picks first, then the list's order."""
+def read(text: str, info: PromptInfo) -> str:
+    """Three distinct listed numbers: the model's picks first, then the list's order; '' when the
+    reply names no listed candidate."""
     pool = candidates(info)
     picked = indices_in_order(text, pool)[:ANSWER_SIZE]
+    if not picked:
+        return ""
     picked += [c for c in pool if c not in picked][: max(0, ANSWER_SIZE - len(picked))]
     return ", ".join(map(str, picked))
 
 
-TASK = Task(name=NAME, label=LABEL, asks_for=asks_for, decode_spec=decode_spec, tidy=tidy)
+def fallback(info: PromptInfo) -> str:
+    """The first three candidates in the listed order, with the list's own numbers (0-based too)."""
+    return ", ".join(map(str, candidates(info)[:ANSWER_SIZE]))
+
+
+TASK = Task(name=NAME, label=LABEL, asks_for=asks_for, decode_spec=decode_spec, read=read, fallback=fallback)
