@@ -6,21 +6,40 @@ the transformers engine). Questions are batched per task type, as the grader doe
 parsed with the official parsers and scored with the official metrics (offline), and every batch
 is checked against the 10-seconds-per-question rule.
 
+Every score comes with a 95 % interval (a seeded bootstrap over questions, stratified by task:
+``utilities/evaluation_stats.py``), and every task with its counts of fallback answers, empty raw
+replies, shortened prompts and questions the router sent to another type than the row's label.
+Each batch's answers are appended to ``records.jsonl`` in the run folder as soon as the batch ends,
+so an interrupted run (Ctrl-C, a kill) loses at most the batch in flight and ``--resume`` finishes it.
+
 Examples:
     python local_evaluation.py                          # the 96 dev questions, default model
+    python local_evaluation.py --suite ecguide          # the EC-Guide validation suite
     python local_evaluation.py --track 2 --limit 8      # Track 2 only, 8 questions
+    python local_evaluation.py --data MCQ_PRP.json      # an EC-Guide published file, as downloaded
+    python local_evaluation.py --resume runs/latest     # finish an interrupted run (same --track/--limit/data)
+    python local_evaluation.py --compare runs/a runs/b  # B - A per task and overall, paired, with 95 % intervals
     python -m models.tiny runs/tiny-model && \
     SHOPBENCH_MODEL=runs/tiny-model SHOPBENCH_ENGINE=transformers python local_evaluation.py --out runs/tiny-eval
     python local_evaluation.py --multilingual-model ~/models/paraphrase-multilingual-MiniLM-L12-v2 --data my.json
 
-The data file is JSON Lines (or one JSON array) of ShopBench rows: input_field, is_multiple_choice,
-and, to score them, task_name, task_type, metric, track and output_field.
+Data (``--data``): JSON Lines (or one JSON array) of ShopBench rows: input_field, is_multiple_choice,
+and, to score them, task_name, task_type, metric, track and output_field. A JSON array whose rows
+have no task_name is read as an EC-Guide published file (input_field, output_field, task_type,
+metric; the file's stem is the task name) and converted row by row by ``utilities.suites.from_ecguide``.
+
+Run folder (``--out``, default runs/latest; a new run replaces these files of an earlier one, other
+files stay): run.json (what was asked: data, track, limit, batch size, model), records.jsonl (one
+line per answered question, appended per batch), report.json, report.md, scores.png.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
+import os
+import shlex
 import statistics
 import sys
 import textwrap
@@ -34,13 +53,23 @@ from tqdm.auto import tqdm
 REPO = Path(__file__).resolve().parent
 sys.path.insert(0, str(REPO))
 
+from utilities.evaluation_stats import (  # noqa: E402
+    NoSharedQuestions, bootstrap, natural_key, paired_bootstrap, question_keys, task_rows,
+)
 from utilities.metrics import METRICS, MissingModelError, load_multilingual_model, score_task  # noqa: E402
 from utilities.parsers import parse  # noqa: E402
+from utilities.suites import SUITES  # noqa: E402
 from utilities.tasks import TASK_TYPES  # noqa: E402
 from utilities.tracks import ALL_AROUND, PER_SAMPLE_LIMIT_S, TRACKS, get_track, track_of  # noqa: E402
 
-DEFAULT_DATA = REPO / "data" / "development.json"
+DEFAULT_SUITE = "dev"
+DEFAULT_DATA = SUITES[DEFAULT_SUITE]
 DEFAULT_OUT = REPO / "runs" / "latest"
+RUN_FILE = "run.json"  # what a run was asked to do, checked by --resume
+RECORDS_FILE = "records.jsonl"  # one answered question per line, appended per batch
+REPORT_FILES = ("report.json", "report.md", "scores.png")
+INTERRUPTED = 130  # exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it
+NOTE_FIELDS = ("shortened", "raw_empty", "fallback")  # booleans of ShopBenchModel.last_notes
 
 
 @dataclass
@@ -63,29 +92,79 @@ class BatchTiming:
 REQUIRED_FIELDS = ("input_field", "is_multiple_choice", "task_name", "task_type", "metric", "track", "output_field")
 
 
+log = logging.getLogger("shopbench.evaluation")
+
+
 class DataError(ValueError):
     """A data file that cannot be evaluated; the message names the file, the line and the fix."""
 
 
-def load_rows(path: Path) -> list[dict]:
-    """The rows of a JSON Lines file (or a JSON array), each checked for what scoring needs."""
+class RunError(ValueError):
+    """A run folder that cannot be resumed or compared; the message says why and what to do."""
+
+
+# ---- data ---------------------------------------------------------------------------------------
+
+def _read_json_rows(path: Path) -> tuple[bool, list[tuple[int, object]]]:
+    """(is a JSON array, [(line or 1-based row number, value)])."""
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as err:
         raise DataError(f"{path}: cannot be read ({err.strerror or err})") from None
-    numbered: list[tuple[int, object]] = []
     if text.lstrip().startswith("["):
         try:
-            numbered = list(enumerate(json.loads(text), start=1))
+            value = json.loads(text)
         except json.JSONDecodeError as err:
             raise DataError(f"{path}: not a JSON array ({err.msg}, line {err.lineno})") from None
-    else:
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    numbered.append((number, json.loads(line)))
-                except json.JSONDecodeError as err:
-                    raise DataError(f"{path}:{number}: not a JSON object ({err.msg})") from None
+        return True, list(enumerate(value, start=1))
+    numbered = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            try:
+                numbered.append((number, json.loads(line)))
+            except json.JSONDecodeError as err:
+                raise DataError(f"{path}:{number}: not a JSON object ({err.msg})") from None
+    return False, numbered
+
+
+def is_ecguide_file(is_array: bool, numbered: list[tuple[int, object]]) -> bool:
+    """EC-Guide's published files are one JSON list of objects none of which has a task_name."""
+    return is_array and bool(numbered) and all(isinstance(r, dict) and "task_name" not in r for _, r in numbered)
+
+
+def _from_ecguide(path: Path, numbered: list[tuple[int, object]]) -> list[tuple[int, object]]:
+    """EC-Guide's published rows converted by ``utilities.suites.from_ecguide``. A row it refuses (an
+    empty answer, an NER answer with no entity) cannot be scored: it is left out, and every such row
+    is counted by reason and named in a warning; a file with no usable row is an error."""
+    from utilities.suites import from_ecguide
+
+    out = []
+    refused: dict[str, list[int]] = defaultdict(list)
+    for number, row in numbered:
+        try:
+            out.append((number, from_ecguide(row, task_name=Path(path).stem)))
+        except ValueError as err:
+            refused[str(err)].append(number)
+    for reason, numbers in refused.items():
+        shown = ", ".join(map(str, numbers[:5])) + (", ..." if len(numbers) > 5 else "")
+        log.warning("%s: %d EC-Guide row(s) left out, %s (rows %s, 1-based)", path, len(numbers), reason, shown)
+    if not out:
+        raise DataError(f"{path}: none of its {len(numbered)} rows can be used (read as EC-Guide's published format: "
+                        "a JSON list of input_field, output_field, task_type, metric without task_name)")
+    return out
+
+
+def load_rows(path: Path) -> list[dict]:
+    """The rows of a JSON Lines file (or a JSON array), each checked for what scoring needs.
+
+    Rows are numbered by line (JSON Lines) or from 1 (JSON array) in error messages. A JSON array
+    whose rows have no task_name is EC-Guide's published format, converted by
+    ``utilities.suites.from_ecguide(row, task_name=<file stem>)`` (which, e.g., turns its yes/no
+    ``bool`` rows into two-option multiple choice); a row it refuses is left out and counted in a warning.
+    """
+    is_array, numbered = _read_json_rows(path)
+    if is_ecguide_file(is_array, numbered):
+        numbered = _from_ecguide(Path(path), numbered)
     rows = []
     for number, row in numbered:
         where = f"{path}:{number}"
@@ -95,6 +174,8 @@ def load_rows(path: Path) -> list[dict]:
         if missing:
             raise DataError(f"{where}: no {', '.join(missing)}. Scoring needs {', '.join(REQUIRED_FIELDS)} "
                             "(a test file with only input_field and is_multiple_choice can be answered, not scored)")
+        if not isinstance(row["task_name"], str) or not row["task_name"].strip():
+            raise DataError(f"{where}: task_name must be a non-empty string, got {row['task_name']!r}")
         if row["task_type"] not in TASK_TYPES:
             raise DataError(f"{where}: unknown task_type {row['task_type']!r}; one of {', '.join(TASK_TYPES)}")
         if row["metric"] not in METRICS:
@@ -115,43 +196,231 @@ def multilingual_model_for(rows: list[dict], folder: Path | None):
     try:
         return load_multilingual_model(folder)
     except MissingModelError as err:
-        tasks = ", ".join(sorted({r["task_name"] for r in needing}))
+        tasks = ", ".join(sorted({r["task_name"] for r in needing}, key=natural_key))
         raise DataError(f"{len(needing)} selected questions ({tasks}) are scored with multilingual-sent-transformer. "
                         f"{err} Here: pass --multilingual-model FOLDER, or leave those questions out "
                         "(--track, --data).") from None
 
 
+def select_indices(rows: list[dict], track: int, limit: int | None) -> list[int]:
+    """Indices of the rows of one track (5: all), the first `limit` of them."""
+    picked = [i for i, r in enumerate(rows) if track == ALL_AROUND or r["track"] == get_track(track).challenge_id]
+    return picked[:limit] if limit else picked
+
+
 def select_rows(rows: list[dict], track: int, limit: int | None) -> list[dict]:
-    if track != ALL_AROUND:
-        rows = [r for r in rows if r["track"] == get_track(track).challenge_id]
-    return rows[:limit] if limit else rows
+    return [rows[i] for i in select_indices(rows, track, limit)]
 
 
-def generate(model, rows: list[dict], batch_size: int | None = None) -> tuple[list[str], list[BatchTiming]]:
-    """The model's answer to every row, batched per task type as the grader does."""
-    outputs: list[str | None] = [None] * len(rows)
-    timings: list[BatchTiming] = []
+# ---- answering, one batch at a time, recorded as it goes ----------------------------------------
+
+def plan_batches(rows: list[dict], size: int) -> list[tuple[str, list[int]]]:
+    """(task type, row indices) of every batch, as the grader forms them: per task type, in order."""
     by_type: dict[str, list[int]] = defaultdict(list)
     for i, row in enumerate(rows):
         by_type[row["task_type"]].append(i)
-    with tqdm(total=len(rows), desc="answering", unit="q") as bar:
-        for task_type, indices in by_type.items():
-            size = batch_size or model.get_batch_size()
-            for start in range(0, len(indices), size):
-                chunk = indices[start:start + size]
-                t0 = time.perf_counter()
-                answers = model.batch_predict(
-                    {"prompt": [rows[i]["input_field"] for i in chunk]}, task_type == "multiple-choice"
-                )
-                timings.append(BatchTiming(task_type, len(chunk), time.perf_counter() - t0,
-                                           [track_of(rows[i]["track"]).number for i in chunk], list(chunk)))
-                if len(answers) != len(chunk):
-                    raise RuntimeError(f"batch_predict returned {len(answers)} answers for {len(chunk)} prompts")
-                for i, answer in zip(chunk, answers):
-                    outputs[i] = answer
-                bar.update(len(chunk))
-    return outputs, timings
+    return [(t, ix[s:s + size]) for t, ix in by_type.items() for s in range(0, len(ix), size)]
 
+
+def _routed(prompt, is_multiple_choice: bool) -> str | None:
+    from utilities.routing import route_task
+
+    try:
+        return route_task(prompt if isinstance(prompt, str) else str(prompt), is_multiple_choice)
+    except Exception:  # noqa: BLE001 - a note must never sink a batch
+        logging.getLogger("shopbench").exception("routing a prompt for its note failed")
+        return None
+
+
+def batch_notes(model, prompts: list, is_multiple_choice: bool) -> list[dict]:
+    """One note per prompt: the routed task type, and whether it was shortened, its raw reply empty and
+    its answer the task's fallback. Read from ``model.last_notes`` (ShopBenchModel sets it after each
+    ``batch_predict``); a model without it (a user's own) gets the router's type and None (unknown)."""
+    notes = getattr(model, "last_notes", None)
+    usable = isinstance(notes, (list, tuple)) and len(notes) == len(prompts)
+    out = []
+    for k, prompt in enumerate(prompts):
+        note = notes[k] if usable else None
+        routed = getattr(note, "task_type", None)
+        entry = {"task_type": routed if isinstance(routed, str) else _routed(prompt, is_multiple_choice)}
+        for name in NOTE_FIELDS:
+            value = getattr(note, name, None)
+            entry[name] = None if value is None else bool(value)
+        out.append(entry)
+    return out
+
+
+class Recorder:
+    """records.jsonl, appended one batch at a time: written, flushed and fsynced before the next batch
+    starts, so a kill (even SIGKILL) loses at most the batch in flight."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._file = open(self.path, "a", encoding="utf-8")
+
+    def append(self, records: list[dict]) -> None:
+        self._file.write("".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in records))
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def generate(model, rows: list[dict], batch_size: int | None = None, *, keys: list[str] | None = None,
+             done: dict[str, dict] | None = None, recorder: Recorder | None = None) -> list[dict]:
+    """The model's answer to every row, batched per task type as the grader does: one record per row.
+
+    ``done`` (key -> record) holds questions answered by an earlier session; they are not asked again.
+    Each new batch's records go to ``recorder`` as soon as the batch ends.
+    """
+    keys = keys if keys is not None else question_keys(rows)
+    done = done or {}
+    size = batch_size or model.get_batch_size()
+    records: list[dict | None] = [done.get(k) for k in keys]
+    batch_number = 1 + max((r["batch"] for r in done.values()), default=-1)
+    remaining = [(t, [i for i in chunk if records[i] is None]) for t, chunk in plan_batches(rows, size)]
+    remaining = [(t, chunk) for t, chunk in remaining if chunk]
+    with tqdm(total=sum(len(c) for _, c in remaining), desc="answering", unit="q") as bar:
+        for task_type, chunk in remaining:
+            is_mc = task_type == "multiple-choice"
+            prompts = [rows[i]["input_field"] for i in chunk]
+            t0 = time.perf_counter()
+            answers = model.batch_predict({"prompt": prompts}, is_mc)
+            seconds = time.perf_counter() - t0
+            if len(answers) != len(chunk):
+                raise RuntimeError(f"batch_predict returned {len(answers)} answers for {len(chunk)} prompts")
+            notes = batch_notes(model, prompts, is_mc)
+            new = [{"key": keys[i], "index": i, "task_name": rows[i]["task_name"], "label": task_type,
+                    "answer": answer, "notes": note, "batch": batch_number, "batch_task_type": task_type,
+                    "batch_size": len(chunk), "batch_s": seconds}
+                   for i, answer, note in zip(chunk, answers, notes)]
+            if recorder is not None:
+                recorder.append(new)
+            for i, record in zip(chunk, new):
+                records[i] = record
+            batch_number += 1
+            bar.update(len(chunk))
+    return records
+
+
+def batch_timings(records: list[dict], rows: list[dict]) -> list[BatchTiming]:
+    """Every batch's timing, rebuilt from the records (so a resumed run keeps its earlier batches)."""
+    by_batch: dict[int, list[int]] = defaultdict(list)
+    for i, r in enumerate(records):
+        by_batch[r["batch"]].append(i)
+    out = []
+    for number in sorted(by_batch):
+        ix = by_batch[number]
+        first = records[ix[0]]
+        out.append(BatchTiming(first["batch_task_type"], len(ix), float(first["batch_s"]),
+                               [track_of(rows[i]["track"]).number for i in ix], ix))
+    return out
+
+
+# ---- the run folder: start, resume ---------------------------------------------------------------
+
+def _write_json(path: Path, value) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(value, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def selection_digest(keys: list[str]) -> str:
+    return hashlib.sha256("\n".join(keys).encode()).hexdigest()
+
+
+def start_run(out: Path, spec: dict) -> None:
+    """A fresh run in `out`: what an earlier run left there (records, reports) is replaced."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name in (RECORDS_FILE, RUN_FILE, *REPORT_FILES):
+        (out / name).unlink(missing_ok=True)
+    (out / RECORDS_FILE).touch()
+    _write_json(out / RUN_FILE, spec)
+
+
+ASKED = ("data", "suite", "track", "limit")  # what --resume must be given again, unchanged
+
+
+def read_records(path: Path) -> tuple[list[dict], list[str]]:
+    """The records of a records.jsonl and what was dropped: a last line cut short by a kill, and the
+    records of a batch that was not written in full (each record names its batch and its size)."""
+    dropped = []
+    raw = path.read_bytes().decode("utf-8", errors="replace")
+    lines = raw.split("\n")
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number == len(lines):  # no newline after it: the write was cut short
+                dropped.append(f"line {number} cut short")
+                continue
+            raise RunError(f"{path}:{number}: not a JSON record; the file is damaged (start the run again)") from None
+    by_batch: dict[int, list[dict]] = defaultdict(list)
+    for r in records:
+        by_batch[r.get("batch")].append(r)
+    kept = []
+    for number, group in by_batch.items():
+        if len(group) == group[0].get("batch_size"):
+            kept.extend(group)
+        else:
+            dropped.append(f"batch {number}: {len(group)} of {group[0].get('batch_size')} records written")
+    return kept, dropped
+
+
+def resume_run(out: Path, spec: dict, keys: list[str]) -> tuple[dict, dict[str, dict]]:
+    """(the run's run.json, key -> record of every question it answered in full batches)."""
+    run_file, records_file = out / RUN_FILE, out / RECORDS_FILE
+    if not run_file.is_file():
+        raise RunError(f"{out} is not a run folder of local_evaluation.py (no {RUN_FILE}); nothing to resume")
+    recorded = json.loads(run_file.read_text(encoding="utf-8"))
+    differ = [f"{k}: the run has {recorded.get(k)!r}, this command {spec[k]!r}" for k in ASKED
+              if recorded.get(k) != spec[k]]
+    if differ:
+        raise RunError(f"--resume {out}: give the same data, suite, track and limit as the run: " + "; ".join(differ))
+    if recorded.get("selection_sha256") != spec["selection_sha256"]:
+        raise RunError(f"--resume {out}: the questions of {spec['data']} changed since the run began "
+                       f"({recorded.get('questions')} then, {spec['questions']} now); start it again")
+    records, dropped = read_records(records_file) if records_file.is_file() else ([], [])
+    wanted = set(keys)
+    done: dict[str, dict] = {}
+    for r in records:
+        if r.get("key") not in wanted:
+            raise RunError(f"{records_file}: a record's question ({r.get('task_name')}) is not among the selected "
+                           "questions; start the run again")
+        if r["key"] in done:
+            raise RunError(f"{records_file}: question {r['key']} ({r.get('task_name')}) is recorded twice")
+        done[r["key"]] = r
+    if dropped:  # rewrite the file without them, so that the next append follows whole records
+        logging.getLogger("shopbench").warning("resume: dropped %s; those questions are answered again", dropped)
+        tmp = records_file.with_name(records_file.name + ".tmp")
+        tmp.write_text("".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in records),
+                       encoding="utf-8")
+        os.replace(tmp, records_file)
+    for name in REPORT_FILES:  # a report of the unfinished run must not stand beside new records
+        (out / name).unlink(missing_ok=True)
+    return recorded, done
+
+
+def resume_command(args, out: Path) -> str:
+    parts = ["python", "local_evaluation.py", "--resume", str(out)]
+    if args.data is not None:
+        parts += ["--data", str(args.data)]
+    elif args.suite not in (None, DEFAULT_SUITE):
+        parts += ["--suite", args.suite]
+    if args.track != ALL_AROUND:
+        parts += ["--track", str(args.track)]
+    if args.limit:
+        parts += ["--limit", str(args.limit)]
+    if args.multilingual_model is not None:
+        parts += ["--multilingual-model", str(args.multilingual_model)]
+    return shlex.join(parts)
+
+
+# ---- scoring -------------------------------------------------------------------------------------
 
 def score(rows: list[dict], outputs: list[str], multilingual_model=None) -> dict:
     """Per-question records, per-task, per-track and overall scores, as the official evaluator computes them."""
@@ -171,7 +440,8 @@ def score(rows: list[dict], outputs: list[str], multilingual_model=None) -> dict
     for record in records:
         by_task[record["task_name"]].append(record)
     tasks = {}
-    for task_name, task_records in by_task.items():
+    for task_name in sorted(by_task, key=natural_key):
+        task_records = by_task[task_name]
         by_metric: dict[str, list[dict]] = defaultdict(list)
         for record in task_records:
             by_metric[record["metric"]].append(record)
@@ -206,6 +476,40 @@ def score(rows: list[dict], outputs: list[str], multilingual_model=None) -> dict
     return {"records": records, "tasks": tasks, "tracks": tracks, "overall": overall}
 
 
+def add_intervals(result: dict) -> dict:
+    """95 % bootstrap intervals (utilities/evaluation_stats.py) on every task, track and overall score."""
+    intervals = bootstrap(task_rows(result["records"]))
+    for name, task in result["tasks"].items():
+        task["ci95"] = list(intervals.tasks[name])
+    result["tracks_ci95"] = {n: list(v) for n, v in intervals.tracks.items()}
+    result["overall_ci95"] = list(intervals.overall)
+    result["bootstrap"] = intervals.describe()
+    return result
+
+
+def add_counts(result: dict, answered: list[dict]) -> dict:
+    """Per task: fallback answers, empty raw replies, shortened prompts (None when the model does not
+    say), and questions routed to another type than the row's task_type label ("misrouted")."""
+    by_task: dict[str, list[tuple[dict, dict]]] = defaultdict(list)
+    for record, a in zip(result["records"], answered):
+        record["key"] = a["key"]
+        record["notes"] = a["notes"]
+        record["batch"] = a["batch"]
+        by_task[record["task_name"]].append((record, a["notes"]))
+    for name, pairs in by_task.items():
+        task = result["tasks"][name]
+        for field in NOTE_FIELDS:
+            values = [n.get(field) for _, n in pairs]
+            task[field if field != "fallback" else "fallbacks"] = (
+                None if any(v is None for v in values) else sum(values))
+        routed = [n.get("task_type") for _, n in pairs]
+        task["misrouted"] = None if any(t is None for t in routed) else sum(
+            t != r["task_type"] for t, (r, _) in zip(routed, pairs))
+    return result
+
+
+# ---- timing, tables, chart ----------------------------------------------------------------------
+
 def timing_summary(rows: list[dict], timings: list[BatchTiming]) -> dict:
     """Seconds in all, per question, per batch against the 10-s-per-question rule, and per track."""
     total = sum(t.seconds for t in timings)
@@ -223,30 +527,60 @@ def timing_summary(rows: list[dict], timings: list[BatchTiming]) -> dict:
     }
 
 
+def _ci(interval, scale: float = 1.0, digits: int = 4) -> str:
+    if not interval:
+        return "-"
+    lo, hi = interval
+    return f"{scale * lo:.{digits}f}-{scale * hi:.{digits}f}"
+
+
+def _count(value) -> str:
+    return "?" if value is None else str(value)
+
+
 def render_tables(result: dict, timing: dict) -> str:
-    lines = ["| task | type | metric | n | score |", "|---|---|---|---|---|"]
-    for name in sorted(result["tasks"], key=lambda n: int(n[4:]) if n[4:].isdigit() else n):
+    lines = ["| task | type | metric | n | score | 95 % CI | fallbacks | empty raw | shortened | misrouted |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for name in sorted(result["tasks"], key=natural_key):
         t = result["tasks"][name]
-        lines.append(f"| {name} | {t['task_type']} | {', '.join(t['metrics'])} | {t['questions']} | {t['score']:.4f} |")
-    lines += ["", "| track | score | 1st place | measured s | limit s |", "|---|---|---|---|---|"]
+        lines.append(f"| {name} | {t['task_type']} | {', '.join(t['metrics'])} | {t['questions']} | {t['score']:.4f} | "
+                     f"{_ci(t.get('ci95'))} | {_count(t.get('fallbacks'))} | {_count(t.get('raw_empty'))} | "
+                     f"{_count(t.get('shortened'))} | {_count(t.get('misrouted'))} |")
+    tracks_ci = result.get("tracks_ci95", {})
+    lines += ["", "| track | score | 95 % CI | 1st place | measured s | limit s |", "|---|---|---|---|---|---|"]
     for number, value in result["tracks"].items():
         track = TRACKS[number]
         lines.append(
-            f"| {number} {track.name} | {100 * value:.1f} | {track.leaderboard} | "
+            f"| {number} {track.name} | {100 * value:.1f} | {_ci(tracks_ci.get(number), 100, 1)} | "
+            f"{track.leaderboard} | "
             f"{timing['per_track_s'].get(number, 0.0):.1f} | {track.time_limit_s} |"
         )
+    totals = {}
+    for f in ("fallbacks", "raw_empty", "shortened", "misrouted"):
+        values = [t.get(f) for t in result["tasks"].values()]
+        totals[f] = None if any(v is None for v in values) else sum(values)
+    questions = sum(t["questions"] for t in result["tasks"].values())
     lines += [
         "",
-        f"overall (mean over {len(result['tasks'])} tasks): {100 * result['overall']:.2f}",
+        f"overall (mean over {len(result['tasks'])} tasks): {100 * result['overall']:.2f} "
+        f"(95 % CI {_ci(result.get('overall_ci95'), 100, 2)})",
+        f"of {questions} questions: {_count(totals['fallbacks'])} fallback answers, {_count(totals['raw_empty'])} "
+        f"empty raw replies, {_count(totals['shortened'])} shortened prompts, {_count(totals['misrouted'])} misrouted "
+        "(? = the model does not report it)",
         f"time: {timing['total_s']:.1f} s, {timing['per_question_s']:.2f} s per question; "
         f"{timing['batches_over_limit']} of {len(timing['batches'])} batches over the "
         f"{PER_SAMPLE_LIMIT_S} s-per-question limit",
     ]
+    if "bootstrap" in result:
+        b = result["bootstrap"]
+        lines.append(f"intervals: {b['resamples']} bootstrap resamples of the questions within each task, "
+                     f"seed {b['seed']}")
     return "\n".join(lines)
 
 
-def write_chart(tracks: dict[int, float], path: Path, title: str) -> Path:
-    """Per-track scores beside the 1st-place leaderboard, as a PNG."""
+def write_chart(tracks: dict[int, float], path: Path, title: str,
+                intervals: dict[int, list[float]] | None = None) -> Path:
+    """Per-track scores (with their 95 % intervals as error bars) beside the 1st-place leaderboard, as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -255,13 +589,18 @@ def write_chart(tracks: dict[int, float], path: Path, title: str) -> Path:
     numbers = sorted(TRACKS)
     ours = [100 * tracks.get(n, float("nan")) for n in numbers]
     first = [TRACKS[n].leaderboard for n in numbers]
+    intervals = intervals or {}
+    yerr = [[max(0.0, v - 100 * intervals[n][0]) if n in intervals else 0.0 for n, v in zip(numbers, ours)],
+            [max(0.0, 100 * intervals[n][1] - v) if n in intervals else 0.0 for n, v in zip(numbers, ours)]]
     x = range(len(numbers))
     fig, ax = plt.subplots(figsize=(8, 4.2), dpi=120)
-    bars = ax.bar([i - 0.2 for i in x], ours, width=0.4, label="this run", color="#2b6cb0")
+    bars = ax.bar([i - 0.2 for i in x], ours, width=0.4, label="this run (95 % CI)", color="#2b6cb0",
+                  yerr=yerr, capsize=3, error_kw={"elinewidth": 1})
     ax.bar([i + 0.2 for i in x], first, width=0.4, label="1st place (Team NVIDIA)", color="#b7b7b7")
-    for bar, value in zip(bars, ours):
+    for bar, value, top in zip(bars, ours, yerr[1]):
         if value == value:  # not NaN
-            ax.annotate(f"{value:.1f}", (bar.get_x() + bar.get_width() / 2, value), ha="center", va="bottom", fontsize=8)
+            ax.annotate(f"{value:.1f}", (bar.get_x() + bar.get_width() / 2, value + top), xytext=(0, 2),
+                        textcoords="offset points", ha="center", va="bottom", fontsize=8)
     ax.set_xticks(list(x), [f"Track {n}\n" + textwrap.fill(TRACKS[n].name, 16) for n in numbers], fontsize=7)
     ax.set_ylabel("score (x100)")
     ax.set_ylim(0, 100)
@@ -272,6 +611,55 @@ def write_chart(tracks: dict[int, float], path: Path, title: str) -> Path:
     plt.close(fig)
     return path
 
+
+# ---- comparing two runs --------------------------------------------------------------------------
+
+def _run_records(run: Path) -> tuple[Path, list[dict]]:
+    path = run / "report.json" if run.is_dir() else run
+    if not path.is_file():
+        hint = " (interrupted? finish it with --resume)" if (run / RECORDS_FILE).is_file() else ""
+        raise RunError(f"{run}: no report.json{hint}")
+    try:
+        return path, json.loads(path.read_text(encoding="utf-8"))["records"]
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise RunError(f"{path}: not a report of local_evaluation.py ({err})") from None
+
+
+def render_comparison(cmp, a: Path, b: Path) -> str:
+    def row(label, d):
+        mark = " *" if d.excludes_zero else ""
+        return (f"| {label} | {d.questions} | {100 * d.a:.1f} | {100 * d.b:.1f} | {100 * d.diff:+.1f}{mark} | "
+                f"{100 * d.low:+.1f} to {100 * d.high:+.1f} |")
+
+    head = ["| {} | n | A | B | B - A | 95 % CI |", "|---|---|---|---|---|---|"]
+    lines = [f"A: {a}", f"B: {b}",
+             f"{cmp.matched} questions matched (A alone: {cmp.only_a}, B alone: {cmp.only_b}); scores x100 on the "
+             "matched questions; * = the interval excludes 0", ""]
+    lines += [head[0].format("task"), head[1]] + [row(n, d) for n, d in cmp.tasks.items()]
+    lines += ["", head[0].format("track"), head[1]]
+    lines += [row(f"{n} {TRACKS[n].name}", d) for n, d in cmp.tracks.items()]
+    lines += ["", head[0].format("overall"), head[1], row("overall (mean over tasks)", cmp.overall), "",
+              f"paired bootstrap: {cmp.resamples} resamples of the matched questions within each task, seed {cmp.seed}"]
+    return "\n".join(lines)
+
+
+def compare_runs(run_a: Path, run_b: Path, out: Path | None) -> dict:
+    """B - A on the questions both runs answered; printed, and written to compare.json / compare.md."""
+    path_a, records_a = _run_records(Path(run_a))
+    path_b, records_b = _run_records(Path(run_b))
+    cmp = paired_bootstrap(records_a, records_b)
+    table = render_comparison(cmp, path_a, path_b)
+    print(table)
+    out = Path(out) if out is not None else path_b.parent
+    out.mkdir(parents=True, exist_ok=True)
+    result = {"a": str(path_a), "b": str(path_b)} | asdict(cmp)
+    (out / "compare.json").write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str))
+    (out / "compare.md").write_text(f"# ShopBench run comparison (B - A)\n\n{table}\n")
+    print(f"comparison: {out / 'compare.json'}, {out / 'compare.md'}")
+    return result
+
+
+# ---- command line --------------------------------------------------------------------------------
 
 def _at_least_one(text: str) -> int:
     value = int(text)
@@ -287,50 +675,133 @@ def _grader_batch_size(text: str) -> int:
     return value
 
 
-def main(argv: list[str] | None = None) -> dict:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="JSON Lines questions (default: the 96 dev questions)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--suite", choices=sorted(SUITES), default=None,
+                        help=f"a named question set (default: {DEFAULT_SUITE}, the 96 dev questions)")
+    source.add_argument("--data", type=Path, default=None,
+                        help="a data file: JSON Lines / JSON array of ShopBench rows, or an EC-Guide published file")
     parser.add_argument("--track", type=int, default=ALL_AROUND, choices=sorted(TRACKS), help="1-4, or 5 for all (default)")
     parser.add_argument("--limit", type=_at_least_one, default=None, help="answer only the first N selected questions")
     parser.add_argument("--batch-size", type=_grader_batch_size, default=None,
                         help="override the model's get_batch_size() (1-16, as the grader allows)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for report.json and report.md")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="run folder (default runs/latest; replaced by a new run). With --compare: where "
+                             "compare.json/.md go (default: RUN_B's folder)")
+    parser.add_argument("--resume", type=Path, default=None, metavar="RUN",
+                        help="finish the interrupted run in folder RUN without answering its recorded questions "
+                             "again (give the same data/suite, --track and --limit)")
+    parser.add_argument("--compare", type=Path, nargs=2, default=None, metavar=("RUN_A", "RUN_B"),
+                        help="paired differences B - A per task, track and overall, with 95 %% intervals, from two "
+                             "finished runs (folders or report.json files); answers nothing")
     parser.add_argument("--multilingual-model", type=Path, default=None,
                         help="local folder of paraphrase-multilingual-MiniLM-L12-v2 (for that metric)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return parser
 
-    try:
-        rows = select_rows(load_rows(args.data), args.track, args.limit)
-        if not rows:
-            parser.error(f"no questions selected from {args.data} for track {args.track}")
-        multilingual = multilingual_model_for(rows, args.multilingual_model)
-    except DataError as err:
-        parser.error(str(err))
+
+def answer_questions(parser, args, out: Path, spec: dict, rows: list[dict], keys: list[str],
+                     done: dict[str, dict], batch_size: int | None) -> tuple[list[dict], float]:
+    """(one record per row, model load seconds): load the model, unless every question is recorded
+    already, and answer what is not, appending each batch to the run's records.jsonl."""
+    if len(done) == len(rows):  # a finished run being re-scored needs no model
+        return [done[k] for k in keys], 0.0
     from models.user_config import UserModel
 
     t0 = time.perf_counter()
     model = UserModel()
     load_s = time.perf_counter() - t0
-    outputs, timings = generate(model, rows, args.batch_size)
-    result = score(rows, outputs, multilingual_model=multilingual)
-    timing = timing_summary(rows, timings) | {"model_load_s": load_s}
+    batch_size = batch_size or model.get_batch_size()
+    engine = getattr(model, "engine", None)
+    identity = {"engine": type(engine).__name__, "model_dir": str(getattr(engine, "model_dir", ""))}
+    if args.resume is not None and spec.get("model_dir") is not None and \
+            (spec.get("engine"), spec.get("model_dir")) != (identity["engine"], identity["model_dir"]):
+        parser.error(f"--resume {out}: the run was answered by {spec['engine']} on {spec['model_dir']}, "
+                     f"the model now is {identity['engine']} on {identity['model_dir']}; set "
+                     "SHOPBENCH_MODEL / SHOPBENCH_ENGINE as for the run")
+    spec |= identity | {"batch_size": batch_size}
+    _write_json(out / RUN_FILE, spec)
+    recorder = Recorder(out / RECORDS_FILE)
+    try:
+        return generate(model, rows, batch_size, keys=keys, done=done, recorder=recorder), load_s
+    finally:
+        recorder.close()
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+    if args.compare is not None:
+        if args.resume is not None:
+            parser.error("--compare reads two finished runs; it cannot be combined with --resume")
+        try:
+            return compare_runs(*args.compare, args.out)
+        except (RunError, ValueError) as err:  # NoSharedQuestions is a ValueError
+            parser.error(str(err))
+    if args.resume is not None and args.out is not None and args.out.resolve() != args.resume.resolve():
+        parser.error(f"--resume {args.resume} continues in that folder; drop --out {args.out}")
+    out = args.resume if args.resume is not None else (args.out or DEFAULT_OUT)
+    suite = None if args.data is not None else (args.suite or DEFAULT_SUITE)
+    data = args.data if args.data is not None else SUITES[suite]
+
+    try:
+        all_rows = load_rows(data)
+        all_keys = question_keys(all_rows)
+        picked = select_indices(all_rows, args.track, args.limit)
+        if not picked:
+            parser.error(f"no questions selected from {data} for track {args.track}")
+        rows, keys = [all_rows[i] for i in picked], [all_keys[i] for i in picked]
+        multilingual = multilingual_model_for(rows, args.multilingual_model)
+    except DataError as err:
+        parser.error(str(err))
+    spec = {"data": str(Path(data).resolve()), "suite": suite, "track": args.track, "limit": args.limit,
+            "questions": len(rows), "selection_sha256": selection_digest(keys)}
+    if args.resume is not None:
+        try:
+            recorded, done = resume_run(out, spec, keys)
+        except RunError as err:
+            parser.error(str(err))
+        if args.batch_size is not None and recorded.get("batch_size") not in (None, args.batch_size):
+            parser.error(f"--resume {out}: the run used --batch-size {recorded['batch_size']}; drop --batch-size "
+                         "or give the same")
+        spec = recorded | spec
+        batch_size = args.batch_size or recorded.get("batch_size")
+    else:
+        start_run(out, spec)
+        done, batch_size = {}, args.batch_size
+
+    try:
+        answered, load_s = answer_questions(parser, args, out, spec, rows, keys, done, batch_size)
+        result = score(rows, [a["answer"] for a in answered], multilingual_model=multilingual)
+    except KeyboardInterrupt:
+        kept, _ = read_records(out / RECORDS_FILE)
+        print(f"\ninterrupted: {len(kept)} of {len(rows)} questions are recorded in {out / RECORDS_FILE}. "
+              f"Continue with:\n  {resume_command(args, out)}", file=sys.stderr)
+        raise SystemExit(INTERRUPTED) from None
+    add_counts(result, answered)  # first: it gives the records their keys, which order the bootstrap's rows
+    add_intervals(result)
+    timing = timing_summary(rows, batch_timings(answered, rows)) | {"model_load_s": load_s}
     tables = render_tables(result, timing)
     print(tables)
 
-    args.out.mkdir(parents=True, exist_ok=True)
     report = {
-        "data": str(args.data), "track": args.track, "questions": len(rows),
-        "engine": type(getattr(model, "engine", None)).__name__,
-        "model_dir": str(getattr(getattr(model, "engine", None), "model_dir", "")),
-        "overall": result["overall"], "tracks": result["tracks"], "tasks": result["tasks"],
+        "data": spec["data"], "suite": suite, "track": args.track, "limit": args.limit, "questions": len(rows),
+        "engine": spec.get("engine", ""), "model_dir": spec.get("model_dir", ""),
+        "overall": result["overall"], "overall_ci95": result["overall_ci95"],
+        "tracks": result["tracks"], "tracks_ci95": result["tracks_ci95"], "tasks": result["tasks"],
+        "bootstrap": result["bootstrap"],
+        "run": {"folder": str(out), "resumed": args.resume is not None,
+                "answered_before_resume": len(done), "answered_now": len(rows) - len(done)},
         "timing": timing, "records": result["records"],
     }
-    (args.out / "report.json").write_text(json.dumps(report, indent=1, ensure_ascii=False, default=str))
-    chart = write_chart(result["tracks"], args.out / "scores.png",
-                        f"{report['engine']} on {Path(report['model_dir']).name}: {len(rows)} questions")
-    (args.out / "report.md").write_text(f"# ShopBench local evaluation\n\n{tables}\n\n![per-track scores]({chart.name})\n")
-    print(f"report: {args.out / 'report.json'}, {args.out / 'report.md'}, {chart}")
+    _write_json(out / "report.json", report)
+    chart = write_chart(result["tracks"], out / "scores.png",
+                        f"{report['engine']} on {Path(report['model_dir']).name}: {len(rows)} questions",
+                        result["tracks_ci95"])
+    (out / "report.md").write_text(f"# ShopBench local evaluation\n\n{tables}\n\n![per-track scores]({chart.name})\n")
+    print(f"report: {out / 'report.json'}, {out / 'report.md'}, {chart}")
     return report
 
 
