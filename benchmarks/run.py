@@ -12,9 +12,12 @@ not a test: nothing fails when a goal is missed, the summary says so.
     (c) questions per second of ShopBenchModel.batch_predict, one batch of 16 vs sixteen batches
         of 1 (tiny Qwen2, CPU transformers engine).                     goal: >= 3x
     (d) scoring 20,000 resampled dev answers with local_evaluation.score.   goal: <= 60 s
+    (e) the router alone (analyse + route) on every prompt of the EC-Guide validation suite, written by
+        another team (data/ecguide/validation.jsonl), each prompt's best of 3 passes.
+                                                                goal: mean <= 100 µs, p99 <= 2 ms
 
-    python -m benchmarks.run                 # all four (about 1.5 minutes on 2 cores)
-    python -m benchmarks.run --only a,d      # some of them
+    python -m benchmarks.run                 # all five (about 1.5 minutes on 2 cores)
+    python -m benchmarks.run --only a,d,e    # some of them
     python -m benchmarks.run --quick         # fewer repetitions, 2,000 answers for (d): about 40 s
 
 What it prints is also written to benchmarks/latest.md (with the date and the machine).
@@ -54,13 +57,17 @@ from benchmarks.common import Report, cpu_model, load_average  # noqa: E402
 DEV_FILE = REPO / "data" / "development.json"
 BENCH_DIR = REPO / ".cache" / "bench"  # the tiny model is built in a temporary folder here
 LATEST = Path(__file__).resolve().parent / "latest.md"
-BENCHMARKS = ("a", "b", "c", "d")
+BENCHMARKS = ("a", "b", "c", "d", "e")
+ECGUIDE_FILE = REPO / "data" / "ecguide" / "validation.jsonl"
 
 GOAL_A_S = 0.5e-3  # pipeline seconds per question
 GOAL_B = 1.10  # constrained / unconstrained
 GOAL_C = 3.0  # batch-16 q/s / batch-1 q/s
 GOAL_D_S = 60.0  # seconds to score 20,000 answers
 D_ANSWERS = 20_000
+GOAL_E_MEAN_S = 100e-6  # router: mean seconds per prompt
+GOAL_E_P99_S = 2e-3  # router: 99th percentile
+E_PASSES = 3  # each prompt's time is its best of this many passes: the machine's noise only ever adds
 
 
 # ---- output ------------------------------------------------------------------------------------
@@ -790,6 +797,40 @@ def bench_d(b: Bench, out: Report) -> dict:
             "score_s": score_s, "met": est <= GOAL_D_S}
 
 
+def bench_e(b: Bench, out: Report) -> dict:
+    from utilities.routing import route
+
+    out("## (e) the router on prompts written by another team (EC-Guide validation suite)")
+    out()
+    with open(ECGUIDE_FILE, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    passes = 1 if b.quick else E_PASSES
+    best = [float("inf")] * len(rows)
+    pc = time.perf_counter_ns
+    for _ in tqdm(range(passes), desc="(e) passes", leave=False):
+        for i, row in enumerate(rows):
+            t0 = pc()
+            route(row["input_field"], row["is_multiple_choice"]).task_type
+            best[i] = min(best[i], (pc() - t0) / 1e9)
+    ordered = sorted(best)
+    mean, p50 = statistics.fmean(best), ordered[len(ordered) // 2]
+    p99, worst = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], ordered[-1]
+    by_task: dict[str, list[float]] = defaultdict(list)
+    for row, t in zip(rows, best):
+        by_task[row["task_name"]].append(t)
+    out(f"{len(rows):,} prompts ({len(by_task)} subtasks), `route(prompt, is_multiple_choice)` as the grader's "
+        f"flag gives it; each prompt's best of {passes} pass(es). Multiple-choice prompts are routed by the flag "
+        f"and only have their list read.")
+    out()
+    out.table(["subtask", "prompts", "mean", "max"],
+              [[name, len(ts), us(statistics.fmean(ts)), us(max(ts))] for name, ts in sorted(by_task.items())])
+    met = mean <= GOAL_E_MEAN_S and p99 <= GOAL_E_P99_S
+    out(f"**mean {us(mean)}, p50 {us(p50)}, p99 {us(p99)}, max {us(worst)}**; goal mean <= "
+        f"{us(GOAL_E_MEAN_S)} and p99 <= {ms(GOAL_E_P99_S)}: {yes_no(met)}")
+    out()
+    return {"mean_s": mean, "p50_s": p50, "p99_s": p99, "max_s": worst, "n": len(rows), "met": met}
+
+
 # ---- main ---------------------------------------------------------------------------------------
 
 def summary_table(out: Report, res: dict) -> None:
@@ -817,13 +858,19 @@ def summary_table(out: Report, res: dict) -> None:
         rows.append([f"(d) scoring {D_ANSWERS:,} answers, every answer distinct, model load included{note}",
                      f"{r['seconds']:.1f} s",
                      f"goal: {GOAL_D_S:.0f} s", f"{r['ratio']:.3f}", f"<= {GOAL_D_S:.0f} s", yes_no(r["met"])])
+    if "e" in res:
+        r = res["e"]
+        rows.append([f"(e) router per prompt, {r['n']:,} EC-Guide prompts: mean (p99)",
+                     f"{us(r['mean_s'])} ({us(r['p99_s'])})", f"max {us(r['max_s'])}",
+                     f"{r['mean_s'] / GOAL_E_MEAN_S:.2f}", f"mean <= {us(GOAL_E_MEAN_S)}, p99 <= {ms(GOAL_E_P99_S)}",
+                     yes_no(r["met"])])
     out.table(["benchmark", "measured", "reference", "ratio", "goal", "met"], rows)
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default=",".join(BENCHMARKS),
-                        help="comma-separated subset of a,b,c,d (default: all)")
+                        help="comma-separated subset of a,b,c,d,e (default: all)")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions; 2,000 answers for (d)")
     parser.add_argument("--out", type=Path, default=LATEST, help=f"Markdown copy of the output (default {LATEST})")
     args = parser.parse_args(argv)
@@ -845,7 +892,7 @@ def main(argv: list[str] | None = None) -> dict:
     out()
     bench = Bench(args.quick)
     res: dict = {}
-    runners = {"a": bench_a, "b": bench_b, "c": bench_c, "d": bench_d}
+    runners = {"a": bench_a, "b": bench_b, "c": bench_c, "d": bench_d, "e": bench_e}
     try:
         for key in BENCHMARKS:
             if key in only:
