@@ -85,7 +85,7 @@ _SELECT_VERBS = (
     r"kies|selecteer\w*|wybierz\w*|wska[żz]\w*|v[äa]lj\w*|se[çc]\w*|اختر|اختاري|حدد"
 )
 # What listed things are called: a count followed by one of these is a number of items to give.
-_LIST_NOUNS = (
+LIST_NOUNS = _LIST_NOUNS = (
     r"(?:numbers|indices|indexes|ids|options|candidates|items|products|queries|aspects|snippets|answers|"
     r"choices|results|reviews|phrases|sentences|categories|titles|ones|entries|suggestions|recommendations|"
     r"alternatives|substitutes|complements|accessories|attributes|features|labels|tags|statements|"
@@ -152,6 +152,7 @@ class PromptInfo:
     option_texts: tuple[str, ...]
     lists: tuple[tuple[int, ...], ...] = ()  # the numbers of every numbered list, in order (the last is options)
     outside: str = ""  # the prompt's lines outside the numbered list and the user's data fields
+    data_labels: tuple[str, ...] = ()  # labels of the user's data fields, e.g. ("query",), ("title", "description")
 
     @property
     def n_candidates(self) -> int:
@@ -329,6 +330,7 @@ _TEXT_FIELDS = frozenset((
     "input", "text", "review", "reviews", "review text", "user review", "customer review", "description",
     "product description", "question", "customer question", "user question", "context", "passage",
     "document", "comment", "content", "body", "sentence", "paragraph", "article", "dialogue", "conversation",
+    "utterance", "ulasan", "deskripsi", "pertanyaan",
     # es / fr / de / it / pt / nl / pl / ja / zh / ko
     "entrada", "texto", "reseña", "opinión", "descripción", "pregunta", "entrée", "texte", "avis",
     "description du produit", "eingabe", "bewertung", "rezension", "beschreibung", "frage", "testo",
@@ -340,7 +342,7 @@ _TEXT_FIELDS = frozenset((
 _LINE_FIELDS = frozenset((
     "query", "search query", "user query", "search", "keyword", "keywords", "title", "product title",
     "product name", "product", "item", "review title", "headline", "name", "brand", "category",
-    "product category", "session", "history", "purchase history",
+    "product category", "session", "history", "purchase history", "judul", "kueri", "produk",
     "consulta", "título", "producto", "requête", "titre", "produit", "suchanfrage", "anfrage", "titel",
     "produkt", "titolo", "prodotto", "zoekopdracht", "zapytanie", "tytuł", "クエリ", "検索", "検索クエリ",
     "タイトル", "商品名", "商品タイトル", "商品", "搜索词", "查询", "标题", "商品标题", "검색어", "제목", "상품명",
@@ -348,8 +350,9 @@ _LINE_FIELDS = frozenset((
 _MIN_INSTRUCTION_WORDS = 3  # fewer words outside the data fields: the prompt's instruction is in them
 
 
-def _data_lines(lines: list[str], listed: set[int]) -> set[int]:
-    """The lines that hold the user's data: labelled fields and the lines a text field runs on to."""
+def _data_lines(lines: list[str], listed: set[int], labels: list[str] | None = None) -> set[int]:
+    """The lines that hold the user's data: labelled fields and the lines a text field runs on to
+    (their labels are appended to ``labels``)."""
     data: set[int] = set()
     running = False
     for i, line in enumerate(lines):
@@ -362,6 +365,8 @@ def _data_lines(lines: list[str], listed: set[int]) -> set[int]:
             running = label in _TEXT_FIELDS
             if running or label in _LINE_FIELDS:
                 data.add(i)
+                if labels is not None:
+                    labels.append(label)
         elif running:
             data.add(i)
     return data
@@ -380,7 +385,8 @@ def analyse(prompt: str) -> PromptInfo:
     if not runs:
         runs = [run for run in _runs(_numbered_lines(lines, _ITEM_LINE_DIGIT)) if len(run) >= _MIN_DIGIT_RUN]
     listed = {i for run in runs for i, _, _ in run}
-    data = _data_lines(lines, listed)
+    labels: list[str] = []
+    data = _data_lines(lines, listed, labels)
     outside = [line for i, line in enumerate(lines) if i not in listed and i not in data]
     if data and len(" ".join(outside).split()) < _MIN_INSTRUCTION_WORDS:
         outside = [line for i, line in enumerate(lines) if i not in listed]
@@ -398,6 +404,7 @@ def analyse(prompt: str) -> PromptInfo:
         option_texts=option_texts,
         lists=tuple(tuple(number for _, number, _ in run) for run in runs) if runs else ((options,) if options else ()),
         outside="\n".join(outside),
+        data_labels=tuple(labels),
     )
 
 

@@ -29,6 +29,11 @@ _VERB = (
     r"haal|extraheer\w*|wyodrębnij|wypisz|nenne\w*|elenc\w*|enumer\w*|énum[èé]r\w*|wymień|"
     r"抽出|抜き出|提取|抽取|找出|列出|추출|뽑아)"
 )
+_VERB_HINTS = (
+    "extra", "identif", "find", "list", "tag", "recogni", "detect", "pull out", "highlight", "mark", "locate", "return",
+    "output", "give", "copy", "relev", "estrai", "haal", "wyodr", "wypisz", "nenne", "elenc", "enumer", "énum", "wymie",
+    "抽出", "抜き出", "提取", "抽取", "找出", "列出", "추출", "뽑아",
+)  # a word of every _VERB alternative
 # more than one phrase: "all", "every", a plural noun, "comma-separated", "a list of"
 _MANY = (
     r"(?:\b(?:all|every|each|any)\b|\b(?:phrases|words|terms|spans|mentions|entities|brands|colou?rs|materials|"
@@ -42,7 +47,7 @@ _MANY = (
 # taken from the text: "in the query", "from this product title", "mentioned in the review"
 _SOURCE = Cue(
     r"\b(?:in|from|within|of)\s+(?:(?:the|this|that|these|each|every|a|an|given|following|below|above|"
-    r"search|user|product|customer|its)\s+)*(?:query|queries|title|titles|review|reviews|text|description|"
+    r"search|user|product|customer|its)\s+)*(?:[\w'’-]+\s+){0,2}?(?:query|queries|title|titles|review|reviews|text|description|"
     r"sentence|input|listing|name|passage|comment|question)s?\b"
     r"|\b(?:mentioned|appear\w*|contained|occur\w*|found) in\b"
     # "given the product title below", "read the product description"
@@ -50,10 +55,11 @@ _SOURCE = Cue(
     r"analy[sz]ing|examine|examining|check|checking) (?:the |this |a |an )?(?:product |search |user |customer )?"
     r"(?:title|query|review|description|text)\b"
     r"|\b(?:title|query|review|description|text) (?:below|above)\b"
-    r"|\b(?:consulta|requête|requete|suchanfrage|anfrage|(?:produkt)?titel|título|titulo|titre|titolo|reseña|avis|"
+    r"|\b(?:consulta|requête|requete|suchanfrage|anfrage|(?:produkt)?titel|judul|kueri|ulasan|título|titulo|titre|titolo|reseña|avis|"
     r"bewertung|rezension|recensione|zoekopdracht|zapytani\w*|recenzj\w*)\b|クエリ|タイトル|レビュー|查询|标题|评论|"
     r"상품명|제목|리뷰|검색어|쿼리",
     ("quer", "title", "review", "text", "descri", "sentence", "input", "listing", "name", "passage", "comment",
+     "judul", "kueri", "ulasan",
      "question", "mention", "appear", "contain", "occur", "found", "consulta", "requ", "anfrage", "titel", "títul",
      "titul", "titre", "titolo", "reseña", "avis", "bewertung", "rezension", "recensione", "zoekopdracht", "zapytani",
      "recenzj", "クエリ", "タイトル", "レビュー", "查询", "标题", "评论", "상품명", "제목", "리뷰", "검색어", "쿼리"),
@@ -71,12 +77,12 @@ _PLURAL_ATTRIBUTE = (
 # An entity type named as such: "entity type", "named entities", "extract the entity"; not the word
 # "entity" in a question ("for what entity should the government work?").
 ENTITY_TYPE = Cue(
-    r"\bentit(?:y|ies)[ -]types?\b|\bnamed[ -]entit(?:y|ies)\b|\bentities\b|\btype of entity\b"
+    r"\bentit(?:y|ies)[ -]types?\b|\bnamed[ -]entit(?:y|ies)\b|\bentities\b|\btype of entity\b|\bslot[ -]?(?:filling|tagging|values?)\b"
     r"|\b(?:extract|identify|find|list|tag|recogni[sz]e|detect|output|return|give|copy|locate|label|mark)\b"
     r"[^.?!]{0,40}\bentity\b"
     r"|\bentit(?:ät\w*|é\w*|à|eit\w*|et\w*)|\bentidad\w*|\bentidade\w*|\bvarl[ıi]k tip\w*|الكيان|كيان|"
     r"エンティティ|固有表現|实体",
-    ("entit", "entidad", "varl", "كيان", "エンティティ", "固有表現", "实体"),
+    ("entit", "entidad", "varl", "كيان", "エンティティ", "固有表現", "实体", "slot"),
 )
 ENTITY = [
     Cue(r"\b" + _PLURAL_ATTRIBUTE + r" (?:in|from|of|mentioned in) (?:'x?'|(?:the |this )?(?:search )?(?:query|title|review|text)\b)",
@@ -89,12 +95,12 @@ ENTITY = [
 # 'Style' in the following product title", "the element identified as 'Size' in the title", "the
 # attribute value corresponding to 'product type' mentioned in the query", "Considering the product
 # title '...', select the appropriate 'Material'". One value or several, it is entity recognition.
-_TEXT_NOUN = r"(?:title|titles|query|queries|name|description|text|review|listing|sentence|input|passage|search)"
+_TEXT_NOUN = (r"(?:title|titles|query|queries|name|description|text|review|listing|sentence|input|passage|search|"
+              r"utterance|judul|kueri|ulasan|deskripsi)")
 _IN_TEXT = (
     r"(?:(?:that is |which is |as )?(?:mentioned|contained|found|present|appearing|stated|given|described|listed|"
-    r"written|specified|included|shown|used|expressed|indicated)\s+)?(?:in|within|from|inside)\s+"
-    r"(?:(?:the|this|that|a|an|its|following|given|above|below|provided|product|products'?|search|user|"
-    r"customer|item|item's|product's)\s+)*" + _TEXT_NOUN + r"\b"
+    r"written|specified|included|shown|used|expressed|indicated)\s+)?(?:in|within|from|inside|pada|dari)\s+"
+    r"(?:(?:the|this|that|a|an|its|following|given|above|below|provided)\s+)?(?:[\w'’-]+\s+){0,2}?" + _TEXT_NOUN + r"\b"
 )
 # attribute names a prompt may give without quotes: "Identify the brand in the product title"
 _ATTRIBUTE = (
@@ -118,7 +124,8 @@ NAMED_VALUE = [
         r"pertain\w*|associated|fits?|fitting)\s+(?:to|with)\s+(?:the\s+)?(?:attribute\s+|entity\s+type\s+|type\s+|"
         r"aspect\s+|category\s+)?" + QUOTED_NAME,
         (QUOTED_NAME,)),
-    Cue(r"\bvalues?\s+(?:of|for)\s+(?:the\s+)?(?:attribute\s+|field\s+|property\s+)?" + QUOTED_NAME,
+    Cue(r"\bvalues?\s+(?:of|for)\s+(?:the\s+)?(?:attribute\s+|field\s+|property\s+|aspect\s+|slot\s+|entity(?:\s+type)?\s+)?"
+        + QUOTED_NAME,
         (QUOTED_NAME,)),
     Cue(r"\b(?:appropriate|correct|right|relevant|corresponding|matching|proper|suitable|applicable)\s+" + QUOTED_NAME,
         (QUOTED_NAME,)),
@@ -139,16 +146,57 @@ NAMED_VALUE = [
         r"ブランド|颜色|顏色|品牌|素材|材质|材料|サイズ|尺寸|尺码|브랜드|색상|소재|사이즈|" + QUOTED_NAME + r")",
         ("identifi", "individu", "trouve", "encuentr", "finde", "bestimm", "localiz", "estrai", "extra", "welke", "welche",
          "cu", "quel", "qual", "wskaż", "znajdź", "jak", "找出", "找到", "提取", "抽出", "特定")),
+    # an extraction verb and an attribute named in one sentence: "tag the brand, the product line and
+    # the model number in the query", "pick out the MATERIAL from this title", "temukan merek ..."
+    Cue(r"\b(?:identify|extract|find|locate|determine|tag|detect|pick out|pull out|get|output|return|state|copy|"
+        r"highlight|label|mark|temukan|cari|sebutkan|ekstrak|identifikasi|tentukan)\b[^.?!\n]{0,60}?"
+        r"\b(?:brand|brand name|colou?r|material|size|style|flavou?r|scent|model|model number|product type|pattern|"
+        r"shape|gender|capacity|weight|dimensions?|quantity|theme|length|width|volume|power|voltage|fabric|"
+        r"product line|merek|warna|bahan|ukuran)s?\b",
+        _VERB_HINTS + ("determine", "tag", "pick", "get", "state", "label", "temukan", "cari", "sebutkan", "ekstrak",
+                       "tentukan")),
+]
+# A span of a title or query asked for without naming its type ("which word in the query is the color",
+# "find the phrase that states the pack size", "copy it from the title"): an entity. The same ask of a
+# review or description is keyphrase extraction (a phrase about an aspect: dev task6), i.e. generation.
+_ENTITY_TEXT = r"(?:title|titles|query|queries|name|listing|utterance|search|input|judul|kueri)"
+_ENTITY_FIELDS = frozenset((
+    "query", "search query", "user query", "search", "keyword", "keywords", "title", "product title", "product name",
+    "name", "input", "utterance", "judul", "kueri", "consulta", "requête", "suchanfrage", "titel", "título", "titre",
+    "titolo", "クエリ", "タイトル", "商品名", "商品タイトル", "标题", "商品标题", "查询", "搜索词", "검색어", "제목", "상품명",
+))
+_ENTITY_SOURCE = Cue(
+    r"\b(?:title|titles|query|queries|product name|listing|utterance|search terms?|judul|kueri|consulta|requête|"
+    r"suchanfrage|(?:produkt)?titel|título|titulo|titre|titolo|zoekopdracht)\b|クエリ|タイトル|商品名|标题|查询|搜索词|검색어|제목|상품명",
+    ("title", "quer", "name", "listing", "utterance", "search", "judul", "kueri", "consulta", "requ", "anfrage",
+     "titel", "títul", "titul", "titre", "titolo", "zoekopdracht", "クエリ", "タイトル", "商品名", "标题", "查询",
+     "搜索词", "검색어", "제목", "상품명"),
+)
+SPAN_RULES = [
+    # "find the phrase that states the pack size", "pull out the attribute that describes the material"
+    Cue(r"\b(?:phrases?|words?|spans?|parts?|substrings?|tokens?|terms?|expressions?|attributes?|values?|mentions?)\s+"
+        r"(?:that|which)\s+(?:states?|describes?|refers?\s+to|indicates?|expresses?|gives?|tells?|names?|mentions?|"
+        r"specif(?:y|ies)|denotes?|represents?|shows?)\b",
+        ("that ", "which ")),
+    # "which word in the query is the color", "which substring of the title tells the voltage"
+    Cue(r"\b(?:which|what)\s+(?:words?|phrases?|terms?|spans?|parts?|expressions?|substrings?|tokens?)\s+"
+        r"(?:in|of|from|within)\s+(?:the\s+|this\s+)?(?:[\w'’-]+\s+){0,2}?" + _ENTITY_TEXT + r"\b",
+        ("which ", "what ")),
+    # "which character or theme is named in this title"
+    Cue(r"\b(?:which|what)\s+(?:[\w'’-]+\s+){1,3}?(?:is|are)\s+(?:named|mentioned|given|stated|written|listed|"
+        r"specified|used|indicated)\s+in\s+(?:the\s+|this\s+)?(?:[\w'’-]+\s+){0,2}?" + _ENTITY_TEXT + r"\b",
+        ("which ", "what ")),
 ]
 # The answer is a span copied from the text: "return it verbatim", "which span", "the part of the title
 # that is the brand", "tal como aparece", "telle quelle", "原文", "を表す部分".
 SPAN = Cue(
     r"\bspans?\b|\bverbatim\b|\bexactly as (?:it|they) appears?\b|\bas (?:it|they) appears? in\b|"
-    r"\bcopy (?:it |them )?(?:exactly|verbatim|as is)\b|\b(?:which|what) part of\b|\bpart of (?:the|this) (?:\w+ )?"
+    r"\bcopy (?:it |them )?(?:exactly|verbatim|as is)\b|\bcop(?:y|ied) (?:it |them |that |this )?(?:from|out of)\b|"
+    r"\b(?:which|what) part of\b|\bpart of (?:the|this) (?:\w+ )?"
     r"(?:title|query|name|text)\b|\btal (?:como|y como) aparece|\btelle? quelle?\b|\btels? quels?\b|"
     r"\bwie (?:es|sie|er) im\b|\bzoals (?:die|het|ze|hij) in\b|\bcos[ìi] come (?:appare|compare)\b|"
     r"\bcomo aparece\b|原文|そのまま|を表す部分|的词语|的詞語",
-    ("span", "verbatim", "appear", "copy", "part of", "aparece", "quel", "wie ", "zoals", "come ", "原文", "そのまま",
+    ("span", "verbatim", "appear", "copy", "copied", "part of", "aparece", "quel", "wie ", "zoals", "come ", "原文", "そのまま",
      "を表す部分", "的词语", "的詞語"),
 )
 # "... If there are several, separate them with commas": the answer may hold more than one phrase
@@ -158,11 +206,6 @@ SEVERAL = Cue(
     r"\bse houver (?:v[áa]ri[oa]s|mais de)\b",
     ("if there", "si hay", "plusieurs", "mehrere", "se ce ne", "se houver"),
 )
-_VERB_HINTS = (
-    "extra", "identif", "find", "list", "tag", "recogni", "detect", "pull out", "highlight", "mark", "locate", "return",
-    "output", "give", "copy", "relev", "estrai", "haal", "wyodr", "wypisz", "nenne", "elenc", "enumer", "énum", "wymie",
-    "抽出", "抜き出", "提取", "抽取", "找出", "列出", "추출", "뽑아",
-)  # a word of every _VERB alternative
 _ANY_VERB = Cue(_VERB, _VERB_HINTS)
 ONE_PER_LINE = re.compile(r"\b(?:" + _PER_LINE + r"|(?:each|one) on a (?:new|separate) line|line by line)\b")
 # "Which phrase in the query is the brand? If there are several, separate them with commas."
@@ -189,10 +232,14 @@ def asks_for(info: PromptInfo) -> int:
         return NO  # keyphrases and keywords are generation (see utilities/tasks/generation.py)
     if any_match(ENTITY, text):
         return STRONG
-    source = _SOURCE.search(text) is not None
-    if not source and not _COMMA.search(text):
+    named = _SOURCE.search(text) is not None  # the instruction names the text ("in the query")
+    given = bool(info.data_labels)  # or the prompt gives it in a field ("Query: ...")
+    if not (named or given) and not _COMMA.search(text):
         return NO  # every rule below takes its phrases from a text the prompt names, or asks for a list
-    if source and (SPAN.search(text) or any_match(NAMED_VALUE, text)):
+    if (named or given) and any_match(NAMED_VALUE, text):
+        return STRONG
+    entity_text = _ENTITY_SOURCE.search(text) is not None or not _ENTITY_FIELDS.isdisjoint(info.data_labels)
+    if entity_text and (SPAN.search(text) or any_match(SPAN_RULES, text)):
         return STRONG
     if SINGLE_PHRASE.search(text) or info.requested_count == 1:
         return NO  # one phrase is generation
@@ -200,7 +247,7 @@ def asks_for(info: PromptInfo) -> int:
         return NO  # the numbers of listed items: retrieval
     if EXTRACTION.search(text):
         return STRONG
-    if not source:
+    if not named:
         return NO
     which = WHICH_PHRASE.search(text) is not None
     if (which or _ANY_VERB.search(text)) and (SEVERAL.search(text) or (which and _COMMA.search(text))):

@@ -29,8 +29,11 @@ PERMUTATION = [
     Cue(r"\bdo not (?:drop|omit|skip|leave out) any\b", ("do not",)),
     Cue(r"\ball \d+ (?:ids|numbers|items|products|results|candidates)\b", ("all ",)),
     # "all four review numbers", "todos os números", "alle vijf nummers", "wszystkie numery"
+    # not a subset: "all such numbers", "all matching ids", "the numbers of all that apply"
     Cue(r"\b(?:all|todos|todas|alle|alla|wszystkie|tous|toutes|tutti|tüm)\b(?: (?:the|os|as|los|las|les|i|de|die))?"
-        r"(?: [\w-]+){0,2} (?:numbers|ids|números|nummers|numery|numéros|numeri|nummern|nummer|numara\w*)\b", ("number", "ids", "númer", "nummer", "numer", "numér", "numara")),
+        r"(?: (?!such\b|matching\b|relevant\b|qualifying\b|applicable\b|correct\b|suitable\b|selected\b|chosen\b|"
+        r"appropriate\b)[\w-]+){0,2} (?:numbers|ids|números|nummers|numery|numéros|numeri|nummern|nummer|numara\w*)\b"
+        r"(?! (?:that|which|of (?:the )?(?:\w+ )?(?:that|which)))", ("number", "ids", "númer", "nummer", "numer", "numér", "numara")),
 ]
 ORDER = [
     Cue(r"\b(?:re-?)?rank(?:s|ed|ing)?\b", ("rank",)),
@@ -56,6 +59,7 @@ ORDER = [
     # nl / pl / sv / tr
     Cue(r"\b(?:volgorde|rangschik\w*|sorteer\w*|uporządkuj\w*|posortuj\w*|uszereguj\w*|kolejno\w*)\b", ("volgorde", "rangschik", "sorteer", "uporz", "posortuj", "uszereg", "kolejno")),
     Cue(r"\b(?:rangordna\w*|sortera\w*|ordna\w*|sırala\w*)\b", ("rangordna", "sortera", "ordna", "sırala")),
+    Cue(r"\b(?:urutkan|peringkatkan|susunlah)\b", ("urutkan", "peringkatkan", "susunlah")),  # id
     Cue(r"\bod najbardziej\b", ("najbardziej",)),
     # ja / zh
     Cue(r"ランク|順位|順番|並べ|並び替え|ランキング|排序|排名|顺序|名次", ("ランク", "順位", "順番", "並べ", "並び替え", "ランキング", "排序", "排名", "顺序", "名次")),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from utilities.decoding import DecodeSpec, TokenTable, none_penalty
-from utilities.tasks.base import NO, STRONG, WEAK, Cue, PromptInfo, Task, any_match, indices_in_order
+from utilities.tasks.base import LIST_NOUNS, NO, STRONG, WEAK, Cue, PromptInfo, Task, any_match, indices_in_order
 
 NAME = "retrieval"
 LABEL = "retrieval"
@@ -30,7 +30,11 @@ SELECT = [
     # "select the screws that are at least 1 inch long": the listed items that meet a condition
     Cue(r"\b(?:select|choose|pick|retrieve)\b(?: (?:all|every|each|any|the|those|only))* (?:[\w-]+ ){0,3}?(?:that|which|whose)\b", ("select", "choose", "pick", "retrieve")),
     Cue(r"\bwhich (?:of (?:the|these) )?(?:products|items|candidates|queries|aspects|snippets|ones)\b[^.?!]{0,80}\b(?:most|likely|best|relevant)\b", ("which ",)),
-    Cue(r"\b(?:selecciona|seleccione|elige|elija|escoge|s[ée]lectionne|choisi|w[äa]hle|ausw[äa]hl|seleziona|scegli|selecione|escolha)\w*\b", ("selec", "selez", "elig", "elij", "escog", "lection", "choisi", "hle", "ausw", "scegli", "escolh")),
+    # "which reviews help answer the question?", "which of the listings below are the same product?":
+    # listed things asked for in the plural
+    Cue(r"\bwhich\s+(?:of\s+(?:the|these|those)\s+)?(?:following\s+|listed\s+|numbered\s+|above\s+|below\s+)?"
+        r"(?:[\w-]+\s+)?" + LIST_NOUNS + r"\b", ("which ",)),
+    Cue(r"\b(?:selecciona|seleccione|elige|elija|escoge|s[ée]lectionne|choisi|w[äa]hle|ausw[äa]hl|seleziona|scegli|selecione|escolha|pilih)\w*\b", ("selec", "selez", "elig", "elij", "escog", "lection", "choisi", "hle", "ausw", "scegli", "escolh", "pilih")),
     Cue(r"選んで|選択|選び|选择|选出|挑选|골라|고르|선택", ("選んで", "選択", "選び", "选择", "选出", "挑选", "골라", "고르", "선택")),
     Cue(r"\b(?:v[äa]lj\w*|se[çc]in\w*|se[çc]iniz)\b|اختر|اختاري", ("välj", "valj", "seçin", "secin", "اختر", "اختاري")),  # sv / tr / ar
 ]
@@ -40,6 +44,8 @@ NUMBER_ANSWER = [
         r"serial numbers)\b", ("number", "indic", "index", "ids")),
     # "select every index that applies", "output each matching number"
     Cue(r"\b(?:every|each|all|any)\s+(?:\w+\s+)?(?:index|number|id|indices|numbers|ids)\b", ("ind", "number", "id")),
+    # "numbers of all cordless items", "the indices of those that apply"
+    Cue(r"\b(?:numbers|indices|indexes|ids)\s+of\s+(?:all|every|each|those|the ones)\b", ("number", "ind", "ids")),
     # "Indiquez les numéros", "gib die Nummern", "indica i numeri", "indique os números"
     Cue(r"\b(?:les|des|leurs|die|den|ihre|los|sus|i|gli|os|seus|de)\s+(?:\w+\s+)?(?:numéros|nummern|números|numeri|nummers|indices|índices)\b", ("numéro", "nummer", "número", "numeri", "indices", "índices")),
     Cue(r"\b(?:numbers|indices|indexes|ids)\b[^.?!]{0,40}\b(?:separated|comma)", ("number", "indic", "index", "ids")),
