@@ -11,7 +11,8 @@ from utilities.routing import route
 MC = "Which one fits?\n0. a\n1. b\n2. c\n3. d\nAnswer: "
 RANK = "Rank the products by relevance to 'usb hub'.\n" + "\n".join(f"{i}. hub {i}" for i in range(1, 6)) + "\nOutput:"
 RETRIEVE = "Select 3 snippets from the list.\n" + "\n".join(f"{i}. s{i}" for i in range(1, 16)) + "\nOutput:"
-NER = "Extract phrases from the query that correspond to the entity type 'brand'.\nQuery: 3m tape\nOutput: "
+NER = ("Extract phrases from the query that correspond to the entity type 'brand'.\n"
+       "Query: 3m tape or cadbury, nestle, nike, adidas\nOutput: ")
 GEN = "Explain the product type Handbag\nOutput:"
 
 
@@ -65,6 +66,27 @@ def test_ner_answer_drops_repeats_bullets_and_none():
     assert tidy(NER, False, "['cadbury', 'nestle']") == "cadbury, nestle"
     assert tidy(NER, False, "- cadbury\n- nestle") == "cadbury, nestle"
     assert tidy(NER, False, "1. nike 2. adidas") == "nike, adidas"
+
+
+def test_ner_answer_wrapped_in_a_sentence_keeps_only_its_span_of_the_text():
+    assert tidy(NER, False, "The brand in this query is Cadbury.") == "Cadbury"
+    assert tidy(NER, False, "Nike shoes, ADIDAS") == "Nike, ADIDAS"  # a word the query lacks is dropped
+
+
+def test_ner_answers_the_text_holds_are_kept_as_written():
+    assert tidy(NER, False, "3M Tape, nestle") == "3M Tape, nestle"
+
+
+def test_ner_answer_that_only_echoes_the_instruction_gets_the_fallback():
+    r = route(NER, False)
+    assert r.task.answer("The entity type that matches the query is 'brand'.", r.info) == (
+        "3m, tape, or, cadbury, nestle", True)
+
+
+def test_ner_answer_of_a_prompt_without_a_text_to_take_from_is_kept():
+    r = route("Name all the named entities you can think of, comma-separated.", False)
+    assert r.task.name == "named_entity_recognition"
+    assert r.task.answer("Acme Corp, Globex", r.info) == ("Acme Corp, Globex", False)
 
 
 def test_generation_keeps_the_first_non_empty_line_without_a_label_echo():

@@ -466,7 +466,7 @@ def _named(label: str, rest: str) -> int:
     return 1 if re.search(word, rest) else 0
 
 
-def subject_text(info: PromptInfo) -> str:
+def subject_text(info: PromptInfo, or_instruction: bool = True) -> str:
     """The text the prompt's instruction works on, as one stripped line; '' when it has no words.
 
     In order: the labelled field the rest of the prompt takes its text from ("extract the keyphrase
@@ -474,7 +474,8 @@ def subject_text(info: PromptInfo) -> str:
     title in quotes); the first labelled field; the prompt's first line with words (its
     instruction, without an "Instructions:" label; what follows its last colon when that holds
     words: "Tag this: nike shoes").
-    Answer cues ("Output:") and instruction labels ("Instructions:") are never a subject.
+    Answer cues ("Output:") and instruction labels ("Instructions:") are never a subject. With
+    ``or_instruction=False``, a prompt that gives no field and quotes nothing has no subject ('').
     """
     lines = info.text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     fields: list[tuple[str, str]] = []  # (label, value) of data fields, in prompt order
@@ -502,6 +503,8 @@ def subject_text(info: PromptInfo) -> str:
         return _clean(max(quoted, key=len))  # the first of the longest
     if fields:
         return _clean(fields[0][1])
+    if not or_instruction:  # only a text the prompt gives: a field or a quoted span
+        return ""
     for line in lines:
         m = _LABELLED.match(line)
         if m and normalise(m.group(1)) in _NOT_SUBJECT:  # "Instructions: Tell me ...", "Output:"

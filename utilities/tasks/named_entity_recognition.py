@@ -304,9 +304,49 @@ def split_entities(text: str) -> list[str]:
     return out
 
 
+# Words that never make an entity on their own ("The brand is Nike": "the", "is" are in most titles).
+_FUNCTION_WORDS = frozenset((
+    "a", "an", "the", "is", "are", "was", "be", "of", "in", "on", "at", "to", "for", "from", "by", "with", "and",
+    "or", "it", "its", "this", "that", "these", "those", "as", "no", "not", "none", "entity", "type", "query",
+    "title", "product", "brand", "answer", "output",
+))
+
+
+def ground(item: str, source: str) -> str:
+    """``item`` as a span of ``source``: itself when the source holds it (any case); else its longest
+    run of whole words that the source holds, unless that run is only function words; else ''.
+
+    Entities are taken from the text ("extract phrases from the query"): a reply that wraps one in
+    a sentence ("The brand in this title is Nike.") keeps the span ("Nike"), and one that only
+    echoes the instruction keeps nothing (the task's fallback then answers)."""
+    low = source.lower()
+
+    def holds(phrase: str) -> bool:
+        return re.search(r"(?<!\w)" + re.escape(phrase.lower()) + r"(?!\w)", low) is not None
+
+    if holds(item):
+        return item
+    words = [w.strip(_EDGE_PUNCTUATION) for w in item.split()]
+    best: list[str] = []
+    for i in range(len(words)):
+        for j in range(len(words), i + len(best), -1):  # longest first; only runs longer than the best
+            run = [w for w in words[i:j] if w]
+            if run and holds(" ".join(run)) and any(w.lower() not in _FUNCTION_WORDS for w in run):
+                best = run
+                break
+    return " ".join(best)
+
+
 def read(text: str, info: PromptInfo) -> str:
-    """The reply's entities, comma-separated, without repeats; '' when it names none."""
-    return ", ".join(split_entities(text))
+    """The reply's entities, comma-separated, without repeats, each grounded in the text the
+    instruction takes them from (``ground``; a prompt without such a text keeps them as written);
+    '' when it names none."""
+    entities = split_entities(text)
+    source = subject_text(info, or_instruction=False) if entities else ""
+    if _WORDLIKE.search(source):
+        grounded = (ground(e, source) for e in entities)
+        entities = list(dict.fromkeys(e for e in grounded if e))
+    return ", ".join(entities)
 
 
 def fallback(info: PromptInfo) -> str:
