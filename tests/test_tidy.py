@@ -119,3 +119,10 @@ def test_tidy_of_any_text_parses_under_the_official_rules(seed):
         entities = parse("named_entity_recognition", tidy(NER, False, text))
         assert isinstance(entities, list) and len(entities) == len({e.lower() for e in entities})
         assert "\n" not in parse("generation", tidy(GEN, False, text))
+
+
+def test_retrieval_answers_may_use_candidate_zero_of_a_list_numbered_from_zero():
+    prompt = ("Consider the category 'Pegboards' and the products below. Mark the indices of relevant products "
+              "in a comma-separated list.\nProducts: 0. Peg board\n1. Hook set\n2. Pegboard shelf\n3. Lamp\nOutput: ")
+    assert tidy(prompt, False, "0, 2") == "0, 2, 1"
+    assert parse("retrieval", tidy(prompt, False, "0, 2")) == [0, 2, 1]
