@@ -54,7 +54,7 @@ REPO = Path(__file__).resolve().parent
 sys.path.insert(0, str(REPO))
 
 from utilities.evaluation_stats import (  # noqa: E402
-    NoSharedQuestions, bootstrap, natural_key, paired_bootstrap, question_keys, task_rows,
+    NoSharedQuestions, bootstrap, group_by_task, natural_key, paired_bootstrap, question_keys, task_rows,
 )
 from utilities.metrics import METRICS, MissingModelError, load_multilingual_model, score_task  # noqa: E402
 from utilities.parsers import parse  # noqa: E402
@@ -202,14 +202,23 @@ def multilingual_model_for(rows: list[dict], folder: Path | None):
                         "(--track, --data).") from None
 
 
-def select_indices(rows: list[dict], track: int, limit: int | None) -> list[int]:
-    """Indices of the rows of one track (5: all), the first `limit` of them."""
+def select_indices(rows: list[dict], track: int, limit: int | None, per_task: int | None = None) -> list[int]:
+    """Indices of the rows of one track (5: all); with ``per_task``, the first that many rows of each
+    task (in file order: a stratified sample, the same on every run); then the first ``limit``."""
     picked = [i for i, r in enumerate(rows) if track == ALL_AROUND or r["track"] == get_track(track).challenge_id]
+    if per_task:
+        taken: dict[str, int] = defaultdict(int)
+        kept = []
+        for i in picked:
+            if taken[rows[i]["task_name"]] < per_task:
+                taken[rows[i]["task_name"]] += 1
+                kept.append(i)
+        picked = kept
     return picked[:limit] if limit else picked
 
 
-def select_rows(rows: list[dict], track: int, limit: int | None) -> list[dict]:
-    return [rows[i] for i in select_indices(rows, track, limit)]
+def select_rows(rows: list[dict], track: int, limit: int | None, per_task: int | None = None) -> list[dict]:
+    return [rows[i] for i in select_indices(rows, track, limit, per_task)]
 
 
 # ---- answering, one batch at a time, recorded as it goes ----------------------------------------
@@ -339,7 +348,7 @@ def start_run(out: Path, spec: dict) -> None:
     _write_json(out / RUN_FILE, spec)
 
 
-ASKED = ("data", "suite", "track", "limit")  # what --resume must be given again, unchanged
+ASKED = ("data", "suite", "track", "limit", "per_task")  # what --resume must be given again, unchanged
 
 
 def read_records(path: Path) -> tuple[list[dict], list[str]]:
@@ -380,7 +389,7 @@ def resume_run(out: Path, spec: dict, keys: list[str]) -> tuple[dict, dict[str, 
     differ = [f"{k}: the run has {recorded.get(k)!r}, this command {spec[k]!r}" for k in ASKED
               if recorded.get(k) != spec[k]]
     if differ:
-        raise RunError(f"--resume {out}: give the same data, suite, track and limit as the run: " + "; ".join(differ))
+        raise RunError(f"--resume {out}: give the same data, suite, track, limit and per-task as the run: " + "; ".join(differ))
     if recorded.get("selection_sha256") != spec["selection_sha256"]:
         raise RunError(f"--resume {out}: the questions of {spec['data']} changed since the run began "
                        f"({recorded.get('questions')} then, {spec['questions']} now); start it again")
@@ -415,6 +424,8 @@ def resume_command(args, out: Path) -> str:
         parts += ["--track", str(args.track)]
     if args.limit:
         parts += ["--limit", str(args.limit)]
+    if args.per_task:
+        parts += ["--per-task", str(args.per_task)]
     if args.multilingual_model is not None:
         parts += ["--multilingual-model", str(args.multilingual_model)]
     return shlex.join(parts)
@@ -436,12 +447,8 @@ def score(rows: list[dict], outputs: list[str], multilingual_model=None) -> dict
             "parsed": parse(row["task_type"], output),
             "truth": row["output_field"],
         })
-    by_task: dict[str, list[dict]] = defaultdict(list)
-    for record in records:
-        by_task[record["task_name"]].append(record)
     tasks = {}
-    for task_name in sorted(by_task, key=natural_key):
-        task_records = by_task[task_name]
+    for task_name, task_records in group_by_task(records).items():
         by_metric: dict[str, list[dict]] = defaultdict(list)
         for record in task_records:
             by_metric[record["metric"]].append(record)
@@ -684,6 +691,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a data file: JSON Lines / JSON array of ShopBench rows, or an EC-Guide published file")
     parser.add_argument("--track", type=int, default=ALL_AROUND, choices=sorted(TRACKS), help="1-4, or 5 for all (default)")
     parser.add_argument("--limit", type=_at_least_one, default=None, help="answer only the first N selected questions")
+    parser.add_argument("--per-task", type=_at_least_one, default=None, metavar="N",
+                        help="answer only the first N questions of each task (a stratified sample of a large suite)")
     parser.add_argument("--batch-size", type=_grader_batch_size, default=None,
                         help="override the model's get_batch_size() (1-16, as the grader allows)")
     parser.add_argument("--out", type=Path, default=None,
@@ -691,7 +700,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "compare.json/.md go (default: RUN_B's folder)")
     parser.add_argument("--resume", type=Path, default=None, metavar="RUN",
                         help="finish the interrupted run in folder RUN without answering its recorded questions "
-                             "again (give the same data/suite, --track and --limit)")
+                             "again (give the same data/suite, --track, --limit and --per-task)")
     parser.add_argument("--compare", type=Path, nargs=2, default=None, metavar=("RUN_A", "RUN_B"),
                         help="paired differences B - A per task, track and overall, with 95 %% intervals, from two "
                              "finished runs (folders or report.json files); answers nothing")
@@ -749,7 +758,7 @@ def main(argv: list[str] | None = None) -> dict:
     try:
         all_rows = load_rows(data)
         all_keys = question_keys(all_rows)
-        picked = select_indices(all_rows, args.track, args.limit)
+        picked = select_indices(all_rows, args.track, args.limit, args.per_task)
         if not picked:
             parser.error(f"no questions selected from {data} for track {args.track}")
         rows, keys = [all_rows[i] for i in picked], [all_keys[i] for i in picked]
@@ -757,7 +766,7 @@ def main(argv: list[str] | None = None) -> dict:
     except DataError as err:
         parser.error(str(err))
     spec = {"data": str(Path(data).resolve()), "suite": suite, "track": args.track, "limit": args.limit,
-            "questions": len(rows), "selection_sha256": selection_digest(keys)}
+            "per_task": args.per_task, "questions": len(rows), "selection_sha256": selection_digest(keys)}
     if args.resume is not None:
         try:
             recorded, done = resume_run(out, spec, keys)
@@ -787,7 +796,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(tables)
 
     report = {
-        "data": spec["data"], "suite": suite, "track": args.track, "limit": args.limit, "questions": len(rows),
+        "data": spec["data"], "suite": suite, "track": args.track, "limit": args.limit, "per_task": args.per_task,
+        "questions": len(rows),
         "engine": spec.get("engine", ""), "model_dir": spec.get("model_dir", ""),
         "overall": result["overall"], "overall_ci95": result["overall_ci95"],
         "tracks": result["tracks"], "tracks_ci95": result["tracks_ci95"], "tasks": result["tasks"],

@@ -16,6 +16,13 @@ class Report:
         print(text, flush=True)
         self.lines.extend(str(text).split("\n"))
 
+    def write(self, path: Path) -> Path:
+        """Everything printed so far, as a Markdown file (its folder made if needed)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(self.lines).rstrip("\n") + "\n", encoding="utf-8")
+        print(f"written: {path}")
+        return path
+
     def table(self, header: list[str], rows: list[list]) -> None:
         self("| " + " | ".join(header) + " |")
         self("|" + "|".join("---" for _ in header) + "|")

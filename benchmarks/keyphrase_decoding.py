@@ -146,9 +146,7 @@ def main(argv: list[str] | None = None) -> dict:
     out()
     res = compare(engine, rows)
     render(out, rows, res, str(model_dir))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(out.lines).rstrip("\n") + "\n", encoding="utf-8")
-    print(f"written: {args.out}")
+    out.write(args.out)
     return res
 
 

@@ -904,9 +904,7 @@ def main(argv: list[str] | None = None) -> dict:
         bench.close()
     summary_table(out, res)
     out(f"whole run: {time.perf_counter() - started:.0f} s; load average at the end: {load_average()}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(out.lines).rstrip("\n") + "\n", encoding="utf-8")
-    print(f"written: {args.out}")
+    out.write(args.out)
     return res
 
 

@@ -510,6 +510,16 @@ def test_an_interrupted_run_resumed_reports_exactly_what_an_uninterrupted_run_re
         uninterrupted["timing"]["batches"])
 
 
+def test_per_task_takes_the_first_rows_of_every_task_in_file_order(dev_rows):
+    picked = local_evaluation.select_indices(dev_rows, 5, None, per_task=2)
+    tasks = [dev_rows[i]["task_name"] for i in picked]
+    assert len(picked) == 2 * len({r["task_name"] for r in dev_rows}) and all(tasks.count(t) == 2 for t in tasks)
+    assert picked == sorted(picked)
+    first_two = {t: [i for i, r in enumerate(dev_rows) if r["task_name"] == t][:2] for t in set(tasks)}
+    assert sorted(picked) == sorted(i for ix in first_two.values() for i in ix)
+    assert local_evaluation.select_indices(dev_rows, 5, 3, per_task=2) == picked[:3]
+
+
 def test_resume_refuses_another_track_limit_data_or_batch_size(dev_rows, tmp_path, monkeypatch, capsys):
     data = _write(tmp_path / "d.jsonl", _fast_rows(dev_rows))
     run = tmp_path / "run"
@@ -520,6 +530,7 @@ def test_resume_refuses_another_track_limit_data_or_batch_size(dev_rows, tmp_pat
     base = ["--resume", str(run), "--data", str(data)]
     assert "track: the run has 5, this command 2" in _refuse(base + ["--track", "2"], capsys)
     assert "limit: the run has None, this command 5" in _refuse(base + ["--limit", "5"], capsys)
+    assert "per_task: the run has None, this command 2" in _refuse(base + ["--per-task", "2"], capsys)
     other = _write(tmp_path / "other.jsonl", _fast_rows(dev_rows))
     assert "data: the run has" in _refuse(["--resume", str(run), "--data", str(other)], capsys)
     assert "suite: the run has None, this command 'dev'" in _refuse(["--resume", str(run)], capsys)

@@ -138,17 +138,22 @@ def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
     return f1
 
 
+def group_by_task(records: Iterable[Mapping]) -> dict[str, list]:
+    """Records grouped by ``task_name``, tasks in natural order (task2 before task10), records in order."""
+    by_task: dict[str, list] = defaultdict(list)
+    for r in records:
+        by_task[r["task_name"]].append(r)
+    return {name: by_task[name] for name in sorted(by_task, key=natural_key)}
+
+
 def task_rows(records: Sequence[Mapping]) -> dict[str, TaskRows]:
     """Scored records (``local_evaluation.score``'s: task_name, track, metric, score, parsed, truth)
     grouped into :class:`TaskRows`, in natural order of task name. Records that carry a ``key`` are
     ordered by it within their task, so the intervals do not depend on the order questions were
     answered or listed in."""
-    by_task: dict[str, list[Mapping]] = defaultdict(list)
-    for r in records:
-        by_task[r["task_name"]].append(r)
+    by_task = group_by_task(records)
     out = {}
-    for name in sorted(by_task, key=natural_key):
-        group = by_task[name]
+    for name, group in by_task.items():
         if all(r.get("key") is not None for r in group):
             group = sorted(group, key=lambda r: r["key"])
         pooled = {r["metric"] for r in group} == {MICRO_F1}  # as score(): pooled only when micro f1 alone

@@ -151,12 +151,33 @@ class PromptInfo:
     options: tuple[int, ...]  # numbers of the last numbered list, e.g. (0, 1, 2, 3) or (1, ..., 15)
     option_texts: tuple[str, ...]
     lists: tuple[tuple[int, ...], ...] = ()  # the numbers of every numbered list, in order (the last is options)
-    outside: str = ""  # the prompt's lines outside the numbered list and the user's data fields
-    data_labels: tuple[str, ...] = ()  # labels of the user's data fields, e.g. ("query",), ("title", "description")
+    lines: tuple[str, ...] = ()  # the prompt's lines (any line ending)
+    listed: frozenset[int] = frozenset()  # the lines of its numbered lists
+    read_fields: tuple[frozenset[int], tuple[str, ...]] | None = None  # (data lines, labels) when already read
 
     @property
     def n_candidates(self) -> int:
         return len(self.options)
+
+    @cached_property
+    def _fields(self) -> tuple[frozenset[int], tuple[str, ...]]:
+        return self.read_fields if self.read_fields is not None else _fields(self.lines, self.listed)
+
+    @property
+    def data_labels(self) -> tuple[str, ...]:
+        """Labels of the user's data fields, e.g. ("query",), ("title", "description")."""
+        return self._fields[1]
+
+    @cached_property
+    def outside(self) -> str:
+        """The prompt's lines outside its numbered lists and the user's data fields; when fewer than
+        three words are left, the data fields too (the instruction may sit in a "Question:" field)."""
+        data = self._fields[0]
+        rest = [line for i, line in enumerate(self.lines) if i not in self.listed]
+        outside = [line for i, line in enumerate(self.lines) if i not in self.listed and i not in data]
+        if data and len(" ".join(outside).split()) < _MIN_INSTRUCTION_WORDS:
+            outside = rest
+        return "\n".join(outside)
 
     @cached_property
     def instruction(self) -> str:
@@ -330,7 +351,8 @@ _TEXT_FIELDS = frozenset((
     "input", "text", "review", "reviews", "review text", "user review", "customer review", "description",
     "product description", "question", "customer question", "user question", "context", "passage",
     "document", "comment", "content", "body", "sentence", "paragraph", "article", "dialogue", "conversation",
-    "utterance", "ulasan", "deskripsi", "pertanyaan",
+    "utterance", "ulasan", "deskripsi", "pertanyaan", "bullet points", "features", "specs", "specifications",
+    "about this item",
     # es / fr / de / it / pt / nl / pl / ja / zh / ko
     "entrada", "texto", "reseña", "opinión", "descripción", "pregunta", "entrée", "texte", "avis",
     "description du produit", "eingabe", "bewertung", "rezension", "beschreibung", "frage", "testo",
@@ -350,10 +372,11 @@ _LINE_FIELDS = frozenset((
 _MIN_INSTRUCTION_WORDS = 3  # fewer words outside the data fields: the prompt's instruction is in them
 
 
-def _data_lines(lines: list[str], listed: set[int], labels: list[str] | None = None) -> set[int]:
-    """The lines that hold the user's data: labelled fields and the lines a text field runs on to
-    (their labels are appended to ``labels``)."""
+def _fields(lines, listed) -> tuple[frozenset[int], tuple[str, ...]]:
+    """(the lines that hold the user's data, the labels of its fields): labelled fields and the
+    lines a text field runs on to."""
     data: set[int] = set()
+    labels: list[str] = []
     running = False
     for i, line in enumerate(lines):
         if i in listed or not line.strip():
@@ -365,11 +388,10 @@ def _data_lines(lines: list[str], listed: set[int], labels: list[str] | None = N
             running = label in _TEXT_FIELDS
             if running or label in _LINE_FIELDS:
                 data.add(i)
-                if labels is not None:
-                    labels.append(label)
+                labels.append(label)
         elif running:
             data.add(i)
-    return data
+    return frozenset(data), tuple(labels)
 
 
 def analyse(prompt: str) -> PromptInfo:
@@ -378,24 +400,23 @@ def analyse(prompt: str) -> PromptInfo:
     The instruction is what is left outside the numbered list, outside the user's data fields
     ("Review: ...", "Query: ...") and with quoted text blanked; when fewer than three words are
     left, the data fields are read too (the instruction itself may sit in a "Question:" field).
+    The fields and the instruction are read when first asked for: a multiple-choice prompt, routed
+    by its flag, needs only its list.
     """
     text = prompt.replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n")
     runs = _runs(_numbered_lines(lines))
     if not runs:
         runs = [run for run in _runs(_numbered_lines(lines, _ITEM_LINE_DIGIT)) if len(run) >= _MIN_DIGIT_RUN]
-    listed = {i for run in runs for i, _, _ in run}
-    labels: list[str] = []
-    data = _data_lines(lines, listed, labels)
-    outside = [line for i, line in enumerate(lines) if i not in listed and i not in data]
-    if data and len(" ".join(outside).split()) < _MIN_INSTRUCTION_WORDS:
-        outside = [line for i, line in enumerate(lines) if i not in listed]
+    listed = frozenset(i for run in runs for i, _, _ in run)
+    fields = None
     if runs:
         options = tuple(number for _, number, _ in runs[-1])
         option_texts = tuple(item for _, _, item in runs[-1])
     else:
         # items inside one line; never inside the user's data ("Directions: 1) ... 5)" in a description)
-        inline = _inline_run("\n".join(line for i, line in enumerate(lines) if i not in data))
+        fields = _fields(lines, listed)
+        inline = _inline_run("\n".join(line for i, line in enumerate(lines) if i not in fields[0]))
         options = tuple(number for number, _ in inline)
         option_texts = tuple(item for _, item in inline)
     return PromptInfo(
@@ -403,8 +424,9 @@ def analyse(prompt: str) -> PromptInfo:
         options=options,
         option_texts=option_texts,
         lists=tuple(tuple(number for _, number, _ in run) for run in runs) if runs else ((options,) if options else ()),
-        outside="\n".join(outside),
-        data_labels=tuple(labels),
+        lines=tuple(lines),
+        listed=listed,
+        read_fields=fields,
     )
 
 

@@ -36,6 +36,10 @@ FREE_TEXT = [
         ("write", "generate", "compose", "create", "draft", "produce", "come up", "rewrite", "paraphrase")),
     Cue(_IMPERATIVE + r"(?:explain|summari[sz]e|translate|locali[sz]e)\b", ("explain", "summari", "translate", "locali")),
     Cue(r"\bin (?:one|a single|two|three|\d) (?:short )?(?:sentences?|paragraphs?)\b", ("sentence", "paragraph")),
+    # "give a short summary of this review", "provide a brief explanation"
+    Cue(r"\b(?:give|provide|offer|produce|write)\s+(?:me\s+|us\s+)?(?:a|an|one)\s+(?:[\w-]+\s+){0,2}?(?:summary|explanation|"
+        r"description|headline|title|paraphrase|translation|reply|response)\b",
+        ("give", "provide", "offer", "produce", "write")),
 ]
 
 # An answer cue that asks for a worked answer ("Answer: Let's think step by step."): free text is

@@ -36,7 +36,8 @@ _VERB_HINTS = (
 )  # a word of every _VERB alternative
 # more than one phrase: "all", "every", a plural noun, "comma-separated", "a list of"
 _MANY = (
-    r"(?:\b(?:all|every|each|any)\b|\b(?:phrases|words|terms|spans|mentions|entities|brands|colou?rs|materials|"
+    # (not a length: "under 30 words")
+    r"(?:\b(?:all|every|each|any)\b|(?<!\d )\b(?:phrases|words|terms|spans|mentions|entities|brands|colou?rs|materials|"
     r"values|attributes|names|keywords|tokens|features|ingredients|sizes|aspects|flavou?rs)\b|"
     r"\bcomma|\blist of\b|\b(?:todas|todos|toutes|tous|alle|tutti|tutte|wszystkie)\b|すべて|全て|全部|所有|모두|전부|"
     # "the brand(s)", "if there are several", and the plural nouns in es / fr / de / it / pt
@@ -48,7 +49,7 @@ _MANY = (
 _SOURCE = Cue(
     r"\b(?:in|from|within|of)\s+(?:(?:the|this|that|these|each|every|a|an|given|following|below|above|"
     r"search|user|product|customer|its)\s+)*(?:[\w'’-]+\s+){0,2}?(?:query|queries|title|titles|review|reviews|text|description|"
-    r"sentence|input|listing|name|passage|comment|question)s?\b"
+    r"sentence|input|listing|name|passage|comment|question|bullet points?|bullets|specs|specifications)s?\b"
     r"|\b(?:mentioned|appear\w*|contained|occur\w*|found) in\b"
     # "given the product title below", "read the product description"
     r"|\b(?:given|following|read|considering|regarding|about|for|using|with|based on|look(?:ing)? at|analy[sz]e|"
@@ -59,7 +60,7 @@ _SOURCE = Cue(
     r"bewertung|rezension|recensione|zoekopdracht|zapytani\w*|recenzj\w*)\b|クエリ|タイトル|レビュー|查询|标题|评论|"
     r"상품명|제목|리뷰|검색어|쿼리",
     ("quer", "title", "review", "text", "descri", "sentence", "input", "listing", "name", "passage", "comment",
-     "judul", "kueri", "ulasan",
+     "judul", "kueri", "ulasan", "bullet", "specs", "specification",
      "question", "mention", "appear", "contain", "occur", "found", "consulta", "requ", "anfrage", "titel", "títul",
      "titul", "titre", "titolo", "reseña", "avis", "bewertung", "rezension", "recensione", "zoekopdracht", "zapytani",
      "recenzj", "クエリ", "タイトル", "レビュー", "查询", "标题", "评论", "상품명", "제목", "리뷰", "검색어", "쿼리"),
@@ -172,6 +173,14 @@ _ENTITY_SOURCE = Cue(
      "titel", "títul", "titul", "titre", "titolo", "zoekopdracht", "クエリ", "タイトル", "商品名", "标题", "查询",
      "搜索词", "검색어", "제목", "상품명"),
 )
+_OPINION_FIELDS = frozenset((
+    "review", "reviews", "review text", "user review", "customer review", "comment", "description",
+    "product description", "text", "opinion", "ulasan", "deskripsi", "reseña", "avis", "bewertung", "rezension",
+    "recensione", "レビュー", "评论", "리뷰",
+))
+# "Title: ...\nAttribute: Storage capacity\nValue:": a template that names the attribute in a field
+ATTRIBUTE_FIELD = Cue(r"(?:^|[\s.])(?:attribute|attribute name|entity type|entity|slot|property|field)\s*[:：]",
+                      ("attribute", "entity", "slot", "property", "field"))
 SPAN_RULES = [
     # "find the phrase that states the pack size", "pull out the attribute that describes the material"
     Cue(r"\b(?:phrases?|words?|spans?|parts?|substrings?|tokens?|terms?|expressions?|attributes?|values?|mentions?)\s+"
@@ -232,19 +241,26 @@ def asks_for(info: PromptInfo) -> int:
         return NO  # keyphrases and keywords are generation (see utilities/tasks/generation.py)
     if any_match(ENTITY, text):
         return STRONG
+    if info.n_candidates >= 2 and _NUMBERS.search(text):
+        return NO  # the numbers of listed items: retrieval ("the indices of products whose material is cotton")
     named = _SOURCE.search(text) is not None  # the instruction names the text ("in the query")
     given = bool(info.data_labels)  # or the prompt gives it in a field ("Query: ...")
     if not (named or given) and not _COMMA.search(text):
         return NO  # every rule below takes its phrases from a text the prompt names, or asks for a list
     if (named or given) and any_match(NAMED_VALUE, text):
         return STRONG
-    entity_text = _ENTITY_SOURCE.search(text) is not None or not _ENTITY_FIELDS.isdisjoint(info.data_labels)
-    if entity_text and (SPAN.search(text) or any_match(SPAN_RULES, text)):
+    # the prompt's text is a title or query: named by the instruction, or given without a review or
+    # description beside it (whose phrases about an aspect are keyphrases)
+    entity_text = _ENTITY_SOURCE.search(text) is not None or (
+        not _ENTITY_FIELDS.isdisjoint(info.data_labels) and _OPINION_FIELDS.isdisjoint(info.data_labels))
+    if entity_text and (SPAN.search(text) or any_match(SPAN_RULES, text) or ATTRIBUTE_FIELD.search(text)):
         return STRONG
     if SINGLE_PHRASE.search(text) or info.requested_count == 1:
         return NO  # one phrase is generation
     if info.n_candidates >= 2 and _NUMBERS.search(text):
         return NO  # the numbers of listed items: retrieval
+    if not named and not _COMMA.search(text):
+        return NO  # a verb and a plural ask for a list of phrases only of a text the instruction names
     if EXTRACTION.search(text):
         return STRONG
     if not named:

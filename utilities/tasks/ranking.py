@@ -42,7 +42,7 @@ ORDER = [
     Cue(r"\b(?:most|highest|best) [\w-]+ (?:first|at the top)\b", ("first", "top")),
     Cue(r"\b(?:highest|most|best|greatest)\b[^.,;]{0,60}\bfirst\b[^.]{0,40}$|\bsorted (?:list|order)\b", ("first", "sort")),
     Cue(r"\b(?:sort|order|arrange|put)\b[^.]{0,80}\bfrom (?:the )?(?:most|least|best|worst|highest|lowest|top)\b", ("from",)),
-    Cue(r"\b(?:sort|order|arrange|rearrange)\b[^.]{0,80}\bfrom (?:the )?[\w-]+(?: [\w-]+)? to (?:the )?[\w-]+", ("from",)),  # "from cheapest to ..."
+    Cue(r"\b(?:sort|order|arrange|rearrange)\b[^.]{0,80}\bfrom (?:the )?(?:[\w-]+ ){1,4}?to (?:the )?[\w-]+", ("from",)),  # "from cheapest to ..."
     Cue(r"\b(?:sort|(?<!in )order|re-?order|arrange|rearrange|prioriti[sz]e)\b[^.]{0,80}\b(?:by|according to|based on|in terms of|in order of|with respect to)\b", ("sort", "order", "arrange", "prioriti")),
     Cue(r"\border of (?:relevance|preference|likelihood|importance|similarity)\b", ("order",)),
     Cue(r"\b(?:in )?(?:which|what) order\b", ("order",)),

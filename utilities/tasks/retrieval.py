@@ -26,7 +26,7 @@ SELECT = [
         r"ones|answers)\b", ("select", "choose", "pick")),
     # "retrieve the products that fit", "mark the relevant items" (not "find the total cost of both items")
     Cue(r"\b(?:retrieve|find|identify|mark|flag)\b(?: (?:all|every|each|any|the|those|only))* (?:[\w-]+ ){0,2}?"
-        r"(?:products|items|candidates|options|queries|aspects|snippets|reviews|ones|answers)\b", ("retrieve", "find", "identify", "mark", "flag")),
+        + LIST_NOUNS + r"\b(?: \((?:above|below|listed)\))?", ("retrieve", "find", "identify", "mark", "flag")),
     # "select the screws that are at least 1 inch long": the listed items that meet a condition
     Cue(r"\b(?:select|choose|pick|retrieve)\b(?: (?:all|every|each|any|the|those|only))* (?:[\w-]+ ){0,3}?(?:that|which|whose)\b", ("select", "choose", "pick", "retrieve")),
     Cue(r"\bwhich (?:of (?:the|these) )?(?:products|items|candidates|queries|aspects|snippets|ones)\b[^.?!]{0,80}\b(?:most|likely|best|relevant)\b", ("which ",)),
@@ -34,6 +34,10 @@ SELECT = [
     # listed things asked for in the plural
     Cue(r"\bwhich\s+(?:of\s+(?:the|these|those)\s+)?(?:following\s+|listed\s+|numbered\s+|above\s+|below\s+)?"
         r"(?:[\w-]+\s+)?" + LIST_NOUNS + r"\b", ("which ",)),
+    # "which of the 20 appliances above ...", "among these coffee maker reviews, which ..."
+    Cue(r"\bwhich\s+of\s+(?:the|these|those)\s+(?:[\w-]+\s+){0,3}?(?:above|below|listed|following|numbered)\b",
+        ("which of",)),
+    Cue(r"\bamong\s+(?:these|those|the(?: following| listed)?)\s+(?:[\w-]+\s+){0,3}?" + LIST_NOUNS + r"\b", ("among",)),
     Cue(r"\b(?:selecciona|seleccione|elige|elija|escoge|s[ée]lectionne|choisi|w[äa]hle|ausw[äa]hl|seleziona|scegli|selecione|escolha|pilih)\w*\b", ("selec", "selez", "elig", "elij", "escog", "lection", "choisi", "hle", "ausw", "scegli", "escolh", "pilih")),
     Cue(r"選んで|選択|選び|选择|选出|挑选|골라|고르|선택", ("選んで", "選択", "選び", "选择", "选出", "挑选", "골라", "고르", "선택")),
     Cue(r"\b(?:v[äa]lj\w*|se[çc]in\w*|se[çc]iniz)\b|اختر|اختاري", ("välj", "valj", "seçin", "secin", "اختر", "اختاري")),  # sv / tr / ar
@@ -44,6 +48,8 @@ NUMBER_ANSWER = [
         r"serial numbers)\b", ("number", "indic", "index", "ids")),
     # "select every index that applies", "output each matching number"
     Cue(r"\b(?:every|each|all|any)\s+(?:\w+\s+)?(?:index|number|id|indices|numbers|ids)\b", ("ind", "number", "id")),
+    # an answer cue that names them: "Indices:", "A (indices only):"
+    Cue(r"\b(?:indices|indexes|ids|numbers)(?:\s+only)?\s*[:：)]|\b(?:indices|indexes|ids)\s+only\b", ("ind", "ids", "numbers")),
     # "numbers of all cordless items", "the indices of those that apply"
     Cue(r"\b(?:numbers|indices|indexes|ids)\s+of\s+(?:all|every|each|those|the ones)\b", ("number", "ind", "ids")),
     # "Indiquez les numéros", "gib die Nummern", "indica i numeri", "indique os números"
