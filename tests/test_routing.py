@@ -20,7 +20,10 @@ DATA = Path(__file__).parent / "data"
 # taken from a title, in six languages; "Avis 1 :" lists; "1.15.6-inch" items; "all at once" and
 # "ascending order" read as rankings), set 8 184/200 (on the router after set 7: NER asked as slot
 # filling, "which word in the query is the color", "tag the product type in this shopping query";
-# "which reviews help"; "all such numbers"; Indonesian).
+# "which reviews help"; "all such numbers"; Indonesian), set 9 191/200 (on the router after set 8:
+# "Indices:" answer cues, "which of the 20 appliances above", "among these reviews, which",
+# "Attribute: X" in a field beside a title, "give a short summary", "sort from the cheapest price per
+# pod to the most expensive").
 HELD_OUT = sorted(DATA.glob("routing_heldout*.jsonl"))
 
 
@@ -479,3 +482,47 @@ def test_an_indonesian_ranking_instruction_is_ranking():
     items = "\n".join(f"{i}. Sepatu {i}" for i in range(1, 6))
     prompt = f"Kueri: 'sepatu lari wanita'. Urutkan semua produk berikut dari yang paling relevan.\n{items}"
     assert route_task(prompt, False) == "ranking"
+
+
+# --- rules added after blind set 9 (first sight 191/200) --------------------------------------------
+
+@pytest.mark.parametrize("prompt", [
+    "Catalog:\n" + "\n".join(f"{i}. appliance {i}" for i in range(12)) + "\nWhich of the 12 appliances above can air "
+    "fry food? Indices:",
+    "Q: Among these coffee maker reviews, which express a mixed opinion?\n" + "\n".join(
+        f"{i}. review {i}" for i in range(8)) + "\nA (indices only): ",
+    "\n".join(f"{i}. question {i}" for i in range(6)) + "\nReview: \"Three HDMI inputs.\"\nInstruction: identify "
+    "the questions (above) that this review addresses.\nIndices: ",
+    "Instruction: Return the indices of products whose MATERIAL is 100% cotton.\nInput:\n" + "\n".join(
+        f"{i}. shirt {i}" for i in range(6)) + "\nOutput: ",
+])
+def test_an_answer_of_indices_of_listed_things_is_retrieval(prompt):
+    assert route_task(prompt, False) == "retrieval"
+
+
+def test_sorting_from_the_cheapest_per_unit_to_the_dearest_is_ranking():
+    items = "\n".join(f"{i}. Tide Pods, {n} count - ${p}" for i, (n, p) in enumerate([(81, 22.99), (42, 13.49),
+                                                                                      (112, 29.97), (16, 6.49)], 1))
+    prompt = f"{items}\nSort these offers from the cheapest price per pod to the most expensive per pod. Give the indices in order."
+    assert route_task(prompt, False) == "ranking"
+
+
+def test_an_attribute_named_in_a_field_beside_a_title_is_ner():
+    prompt = "Title: Apple iPhone 15 Pro (256 GB) - Natural Titanium\nAttribute: STORAGE CAPACITY\nValue: "
+    assert route_task(prompt, False) == "named_entity_recognition"
+
+
+@pytest.mark.parametrize("prompt", [
+    "Title: Cordless Vacuum 25000Pa\nReview text: Suction is strong, but the BATTERY dies after 15 minutes.\n"
+    "Instruction: Pull out the exact words that describe the battery.\nOutput: ",
+    "Instruction: Give a short summary (under 30 words) of this review.\nInput: I bought these for my daughter, "
+    "a nurse on her feet all day; she loves them.\nOutput: ",
+])
+def test_a_phrase_of_a_review_and_a_summary_in_so_many_words_are_generation(prompt):
+    assert route_task(prompt, False) == "generation"
+
+
+def test_an_attribute_taken_from_bullet_points_is_ner():
+    prompt = ("Bullet points:\n- Compatible with iPhone 15\n- Made of tempered glass, 9H hardness\n\n"
+              "Extract the MATERIAL from the bullet points above.\nAnswer: ")
+    assert route_task(prompt, False) == "named_entity_recognition"
