@@ -23,7 +23,11 @@ DATA = Path(__file__).parent / "data"
 # "which reviews help"; "all such numbers"; Indonesian), set 9 191/200 (on the router after set 8:
 # "Indices:" answer cues, "which of the 20 appliances above", "among these reviews, which",
 # "Attribute: X" in a field beside a title, "give a short summary", "sort from the cheapest price per
-# pod to the most expensive").
+# pod to the most expensive"), set 10 189/200 (on the router after set 9: attribute values asked as
+# "Extract MATERIAL from: ...", "extract the switch type from the product title", "the value for SCREEN
+# RESOLUTION"; its two remaining misses are labels other authors gave the other way: a single "what is
+# the X? reply with the value only" (sets 1 and 5 call it generation) and "list the opinion phrases
+# about temperature in the review" (sets 4 and 5 call such lists NER)).
 HELD_OUT = sorted(DATA.glob("routing_heldout*.jsonl"))
 
 
@@ -526,3 +530,41 @@ def test_an_attribute_taken_from_bullet_points_is_ner():
     prompt = ("Bullet points:\n- Compatible with iPhone 15\n- Made of tempered glass, 9H hardness\n\n"
               "Extract the MATERIAL from the bullet points above.\nAnswer: ")
     assert route_task(prompt, False) == "named_entity_recognition"
+
+
+# --- rules added after blind set 10 (first sight 189/200) -------------------------------------------
+
+@pytest.mark.parametrize("prompt", [
+    "Extract MATERIAL from: stainless steel water bottle 40 oz with straw lid\nOutput: ",
+    "Instruction: Extract the switch type from the product title.\nInput: Keychron K2 Keyboard, Gateron Brown Switch",
+    "Instruction: From the description, extract the BATTERY LIFE.\nInput: Fitbit Charge 6, up to 7 days battery life",
+    "From the bullet points below, extract the value for SCREEN RESOLUTION.\n- 27-inch curved panel\n- QHD 2560 x "
+    "1440 resolution",
+    "Extract the following attribute from the product information.\nATTRIBUTE: CONNECTIVITY\nPRODUCT: Logitech MX "
+    "Master 3S Wireless Mouse",
+    "Product title (Spanish): Aceite de Oliva Virgen Extra Carbonell 1 Litro\nWhat is the capacidad (capacity)? Give "
+    "only the value as written.\nAnswer: ",
+])
+def test_a_named_attribute_extracted_from_a_product_text_is_ner(prompt):
+    """A verb and a short name (not a keyphrase, summary or listed thing) taken from a title, query,
+    description or the product's bullet points: an attribute value."""
+    assert route_task(prompt, False) == "named_entity_recognition"
+
+
+@pytest.mark.parametrize("prompt", [
+    "Title: Bathroom Mat 80x50cm\nDescription: Soft, quick drying, non slip.\nInstruction: Extract four key "
+    "descriptors from the title and description of the product provided.\nOutput: ",
+    "Given a review of a phone case and the aspect 'grip', extract the phrase in the review that refers to the "
+    "aspect.\nReview: Slim but slippery as a bar of soap.\nPhrase: ",
+    "Instruction: With reference to the product \"PowerBot PB6000 Power Bank with 1A Output and Built-in LED\", "
+    "answer the question.\nQuestion: does it charge an iPad?\nOutput: ",
+])
+def test_keyphrases_a_review_phrase_and_a_product_question_stay_generation(prompt):
+    assert route_task(prompt, False) == "generation"
+
+
+def test_a_text_field_ends_at_a_line_that_asks_something():
+    from utilities.tasks import analyse
+
+    info = analyse("Description: Heavy-duty 1000A jump starter.\nWhat is the PEAK CURRENT? Reply briefly.\nAnswer: ")
+    assert info.instruction == "what is the peak current? reply briefly. answer:"

@@ -227,7 +227,7 @@ class Task:
 
 # Quoted spans: product titles, queries, reviews. An apostrophe inside a word ("Women's") opens none.
 _QUOTED = re.compile(
-    r"(?<![\w'])'[^'\n]{1,400}'(?![\w'])|\"[^\"\n]{1,400}\"|“[^”\n]{1,400}”|«[^»\n]{1,400}»|「[^」\n]{1,400}」"
+    r"(?<![\w'])'[^'\n]{1,1000}'(?![\w'])|\"[^\"\n]{1,1000}\"|“[^”\n]{1,1000}”|«[^»\n]{1,1000}»|「[^」\n]{1,1000}」"
 )
 
 
@@ -370,6 +370,13 @@ _LINE_FIELDS = frozenset((
     "タイトル", "商品名", "商品タイトル", "商品", "搜索词", "查询", "标题", "商品标题", "검색어", "제목", "상품명",
 ))
 _MIN_INSTRUCTION_WORDS = 3  # fewer words outside the data fields: the prompt's instruction is in them
+# A line that opens an ask ("What is the peak current?", "Extract the brand ..."): it ends a text field
+# that would otherwise run on over it.
+_ASK_LINE = re.compile(
+    r"^\s*(?:what|which|how|who|where|why|when|please|extract|identify|find|list|give|write|generate|rank|sort|"
+    r"order|select|choose|pick|rate|classify|determine|summari[sz]e|translate|reply|answer|respond|output|return|"
+    r"explain|describe|tell|name|tag|locate|mark)\b", re.IGNORECASE)
+_PARENTHESES = re.compile(r"\s*\([^)]*\)")  # "Product title (Spanish)": the label without its note
 
 
 def _fields(lines, listed) -> tuple[frozenset[int], tuple[str, ...]]:
@@ -384,13 +391,15 @@ def _fields(lines, listed) -> tuple[frozenset[int], tuple[str, ...]]:
             continue
         m = _FIELD.match(line) if ":" in line or "：" in line else None
         if m:
-            label = _FIELD_ID.sub("", m.group(1).strip().lower())
+            label = _FIELD_ID.sub("", _PARENTHESES.sub("", m.group(1)).strip().lower())
             running = label in _TEXT_FIELDS
             if running or label in _LINE_FIELDS:
                 data.add(i)
                 labels.append(label)
-        elif running:
+        elif running and not _ASK_LINE.match(line):
             data.add(i)
+        else:
+            running = False
     return frozenset(data), tuple(labels)
 
 

@@ -56,7 +56,7 @@ WORKED_ANSWER = Cue(
 # scored as text (ROUGE-L, BLEU, sentence similarity: dev task6, EC-Guide's EPK and PKS), and
 # generation's decoding has room for several multi-word phrases where NER's 15 tokens cut them.
 KEYPHRASES = Cue(
-    r"\bkey ?(?:[\w-]+ ){0,2}?(?:phrases?|words?|terms?|points?|features?|traits?|attributes?|characteristics?|aspects?|themes?|"
+    r"\bkey ?(?:[\w-]+ ){0,2}?(?:phrases?|words?|terms?|points?|features?|traits?|descriptors?|attributes?|characteristics?|aspects?|themes?|"
     r"elements?|details?|selling points?|concepts?|properties|qualities)\b"
     r"|\b(?:main|primary|principal|core|essential|important|salient|prominent|major|notable|defining|"
     r"distinctive|central|crucial|vital|relevant|pertinent|significant|top)\s(?:\w+\s)?(?:points?|"

@@ -50,7 +50,7 @@ _SOURCE = Cue(
     r"\b(?:in|from|within|of)\s+(?:(?:the|this|that|these|each|every|a|an|given|following|below|above|"
     r"search|user|product|customer|its)\s+)*(?:[\w'’-]+\s+){0,2}?(?:query|queries|title|titles|review|reviews|text|description|"
     r"sentence|input|listing|name|passage|comment|question|bullet points?|bullets|specs|specifications)s?\b"
-    r"|\b(?:mentioned|appear\w*|contained|occur\w*|found) in\b"
+    r"|\b(?:mentioned|appear\w*|contained|occur\w*|found) in\b|\b(?:from|in|within)\s*[:：]"
     # "given the product title below", "read the product description"
     r"|\b(?:given|following|read|considering|regarding|about|for|using|with|based on|look(?:ing)? at|analy[sz]e|"
     r"analy[sz]ing|examine|examining|check|checking) (?:the |this |a |an )?(?:product |search |user |customer )?"
@@ -60,7 +60,7 @@ _SOURCE = Cue(
     r"bewertung|rezension|recensione|zoekopdracht|zapytani\w*|recenzj\w*)\b|クエリ|タイトル|レビュー|查询|标题|评论|"
     r"상품명|제목|리뷰|검색어|쿼리",
     ("quer", "title", "review", "text", "descri", "sentence", "input", "listing", "name", "passage", "comment",
-     "judul", "kueri", "ulasan", "bullet", "specs", "specification",
+     "judul", "kueri", "ulasan", "bullet", "specs", "specification", "from:", "in:", "within:", "from：", "in：",
      "question", "mention", "appear", "contain", "occur", "found", "consulta", "requ", "anfrage", "titel", "títul",
      "titul", "titre", "titolo", "reseña", "avis", "bewertung", "rezension", "recensione", "zoekopdracht", "zapytani",
      "recenzj", "クエリ", "タイトル", "レビュー", "查询", "标题", "评论", "상품명", "제목", "리뷰", "검색어", "쿼리"),
@@ -126,8 +126,8 @@ NAMED_VALUE = [
         r"aspect\s+|category\s+)?" + QUOTED_NAME,
         (QUOTED_NAME,)),
     Cue(r"\bvalues?\s+(?:of|for)\s+(?:the\s+)?(?:attribute\s+|field\s+|property\s+|aspect\s+|slot\s+|entity(?:\s+type)?\s+)?"
-        + QUOTED_NAME,
-        (QUOTED_NAME,)),
+        r"(?:" + QUOTED_NAME + r"|[\w'’-]+(?:\s+[\w'’-]+){0,2}\s*(?:[.?!:;,]|$))",
+        ("value",)),
     Cue(r"\b(?:appropriate|correct|right|relevant|corresponding|matching|proper|suitable|applicable)\s+" + QUOTED_NAME,
         (QUOTED_NAME,)),
     Cue(r"\b(?:identify|extract|find|locate|determine|tag|detect|pull out|output|return|name|what is|what's|which is|"
@@ -157,6 +157,19 @@ NAMED_VALUE = [
         _VERB_HINTS + ("determine", "tag", "pick", "get", "state", "label", "temukan", "cari", "sebutkan", "ekstrak",
                        "tentukan")),
 ]
+# "Extract MATERIAL from: ...", "extract the switch type from the product title", "From the description,
+# extract the BATTERY LIFE.", "extract the value for SCREEN RESOLUTION": a verb and a short name (of up
+# to three words, not a keyphrase, summary, answer or listed thing) taken from a text: an attribute.
+EXTRACT_NAMED = Cue(
+    r"\b(?:extract|identify|locate|determine|tag|pick out|pull out)\s+"
+    r"(?:the\s+|its\s+)?(?:values?\s+(?:of|for)\s+(?:the\s+)?)?"
+    r"(?!(?:the|its|a|an|this|that|these|main|key|primary|important|overall|general|sentiment|summary|gist|answer|"
+    r"reason|meaning|purpose|topic|opinions?|keyphrases?|keywords?|phrases?|words?|sentences?|information|details?|"
+    r"text|content|best|most|top|numbers?|indices|index|ids?|products?|items?|reviews?|all|every|each|any|relevant|"
+    r"total|cost|price|one|two|three|four|five|six|several|some|\d+)\b)"
+    r"(?:'x'|[\w'’-]+(?:\s+[\w'’-]+){0,2})\s*(?:\bfrom\b|\bin\b|\bwithin\b|\bof the\b|[.:;!?]|$)",
+    ("extract", "identify", "locate", "determine", "tag", "pick out", "pull out"),
+)
 # A span of a title or query asked for without naming its type ("which word in the query is the color",
 # "find the phrase that states the pack size", "copy it from the title"): an entity. The same ask of a
 # review or description is keyphrase extraction (a phrase about an aspect: dev task6), i.e. generation.
@@ -164,6 +177,8 @@ _ENTITY_TEXT = r"(?:title|titles|query|queries|name|listing|utterance|search|inp
 _ENTITY_FIELDS = frozenset((
     "query", "search query", "user query", "search", "keyword", "keywords", "title", "product title", "product name",
     "name", "input", "utterance", "judul", "kueri", "consulta", "requête", "suchanfrage", "titel", "título", "titre",
+    "product", "product information", "product info", "item", "description", "product description", "bullet points",
+    "features", "specs", "specifications", "about this item", "deskripsi", "produk",
     "titolo", "クエリ", "タイトル", "商品名", "商品タイトル", "标题", "商品标题", "查询", "搜索词", "검색어", "제목", "상품명",
 ))
 _ENTITY_SOURCE = Cue(
@@ -174,8 +189,8 @@ _ENTITY_SOURCE = Cue(
      "搜索词", "검색어", "제목", "상품명"),
 )
 _OPINION_FIELDS = frozenset((
-    "review", "reviews", "review text", "user review", "customer review", "comment", "description",
-    "product description", "text", "opinion", "ulasan", "deskripsi", "reseña", "avis", "bewertung", "rezension",
+    "review", "reviews", "review text", "user review", "customer review", "comment", "comments", "opinion",
+    "ulasan", "reseña", "avis", "bewertung", "rezension",
     "recensione", "レビュー", "评论", "리뷰",
 ))
 # "Title: ...\nAttribute: Storage capacity\nValue:": a template that names the attribute in a field
@@ -201,11 +216,12 @@ SPAN_RULES = [
 SPAN = Cue(
     r"\bspans?\b|\bverbatim\b|\bexactly as (?:it|they) appears?\b|\bas (?:it|they) appears? in\b|"
     r"\bcopy (?:it |them )?(?:exactly|verbatim|as is)\b|\bcop(?:y|ied) (?:it |them |that |this )?(?:from|out of)\b|"
+    r"\bas (?:it is )?written\b|"
     r"\b(?:which|what) part of\b|\bpart of (?:the|this) (?:\w+ )?"
     r"(?:title|query|name|text)\b|\btal (?:como|y como) aparece|\btelle? quelle?\b|\btels? quels?\b|"
     r"\bwie (?:es|sie|er) im\b|\bzoals (?:die|het|ze|hij) in\b|\bcos[ìi] come (?:appare|compare)\b|"
     r"\bcomo aparece\b|原文|そのまま|を表す部分|的词语|的詞語",
-    ("span", "verbatim", "appear", "copy", "copied", "part of", "aparece", "quel", "wie ", "zoals", "come ", "原文", "そのまま",
+    ("span", "verbatim", "appear", "copy", "copied", "written", "part of", "aparece", "quel", "wie ", "zoals", "come ", "原文", "そのまま",
      "を表す部分", "的词语", "的詞語"),
 )
 # "... If there are several, separate them with commas": the answer may hold more than one phrase
@@ -247,7 +263,7 @@ def asks_for(info: PromptInfo) -> int:
     given = bool(info.data_labels)  # or the prompt gives it in a field ("Query: ...")
     if not (named or given) and not _COMMA.search(text):
         return NO  # every rule below takes its phrases from a text the prompt names, or asks for a list
-    if (named or given) and any_match(NAMED_VALUE, text):
+    if (named or given) and (any_match(NAMED_VALUE, text) or (info.n_candidates < 2 and EXTRACT_NAMED.search(text))):
         return STRONG
     # the prompt's text is a title or query: named by the instruction, or given without a review or
     # description beside it (whose phrases about an aspect are keyphrases)
