@@ -1,8 +1,11 @@
 """generation: free text (metrics: ROUGE-L, BLEU on the first line, sentence-embedding cosine).
 
 Routing signal: the default, for every prompt that asks for no list of numbers and no entities:
-explanations, titles, translations, answers, one keyphrase ("extract the keyphrase ... ONLY ONE"),
-also when the prompt holds a numbered list (features, actions, reviews) but asks for text.
+explanations, titles, translations, answers, also when the prompt holds a numbered list (features,
+actions, reviews) but asks for text. Explicit for an imperative ask for text ("write a title",
+"explain", "give a short summary") and for keyphrases and keywords of a text (``KEYPHRASES``: one
+rule for dev task6, EC-Guide's EPK and PKS; benchmarks/keyphrase_decoding.py measures why); weak for
+a worked-answer cue ("Answer: Let's think step by step.").
 Decoding is free with a length cap; tidy keeps the first line that holds a word (BLEU reads only
 the first line), drops an echoed "Output:"/"Answer:" label, and cuts after the first sentence that
 brings the answer past 15 words, as the winners did. A reply without a word gets the fallback: the

@@ -1,9 +1,13 @@
 """named_entity_recognition: a comma-separated list of phrases taken from the text (metric: micro-F1).
 
-Routing signal: the instruction names entities ("entity type", "named entities", "Entitätstyp",
-"エンティティ", "实体"), or asks to extract/identify/list more than one phrase ("all", "every", a
-plural, "comma-separated") taken from the text ("in the query", "from this title"). Extracting ONE
-keyphrase is generation (task6 is scored by ROUGE-L), so a singular ask is left to generation. Decoding boosts the prompt's own tokens (+1), comma and end of
+Routing signal (``asks_for``): the instruction names entities ("entity type", "named entities",
+"slot filling", "Entitätstyp", "エンティティ", "实体"); or asks for the value of a named attribute of a
+text the prompt names or gives in a field ("Identify the 'Color' in the product title '...'",
+"Extract MATERIAL from: ...", "Attribute: STORAGE CAPACITY"); or for a span of a title, query or
+description ("which word in the query is the color", "return it verbatim"); or to extract/list
+more than one phrase ("all", "every", a plural, "comma-separated") of a text it names. Keyphrases
+and keywords, and a phrase of a review about an aspect, are generation (dev task6 is scored by
+ROUGE-L; see ``generation.KEYPHRASES``). Decoding boosts the prompt's own tokens (+1), comma and end of
 text, as the winners did. Micro-F1 counts a repeated prediction as a false positive, so tidy
 drops repeats. A reply that names no entity gets the fallback: the first words of the text the
 instruction takes entities from (``subject_text``), one entity each.
@@ -261,28 +265,27 @@ def asks_for(info: PromptInfo) -> int:
         return NO  # the numbers of listed items: retrieval ("the indices of products whose material is cotton")
     named = _SOURCE.search(text) is not None  # the instruction names the text ("in the query")
     given = bool(info.data_labels)  # or the prompt gives it in a field ("Query: ...")
-    if not (named or given) and not _COMMA.search(text):
+    listed = _COMMA.search(text) is not None  # the answer is to be a list ("separated by commas")
+    if not (named or given or listed):
         return NO  # every rule below takes its phrases from a text the prompt names, or asks for a list
     if (named or given) and (any_match(NAMED_VALUE, text) or (info.n_candidates < 2 and EXTRACT_NAMED.search(text))):
         return STRONG
-    # the prompt's text is a title or query: named by the instruction, or given without a review or
-    # description beside it (whose phrases about an aspect are keyphrases)
+    # the prompt's text is a title, query or product description: named by the instruction, or given
+    # without a review beside it (whose phrases about an aspect are keyphrases)
     entity_text = _ENTITY_SOURCE.search(text) is not None or (
         not _ENTITY_FIELDS.isdisjoint(info.data_labels) and _OPINION_FIELDS.isdisjoint(info.data_labels))
     if entity_text and (SPAN.search(text) or any_match(SPAN_RULES, text) or ATTRIBUTE_FIELD.search(text)):
         return STRONG
     if SINGLE_PHRASE.search(text) or info.requested_count == 1:
         return NO  # one phrase is generation
-    if info.n_candidates >= 2 and _NUMBERS.search(text):
-        return NO  # the numbers of listed items: retrieval
-    if not named and not _COMMA.search(text):
+    if not (named or listed):
         return NO  # a verb and a plural ask for a list of phrases only of a text the instruction names
     if EXTRACTION.search(text):
         return STRONG
     if not named:
         return NO
     which = WHICH_PHRASE.search(text) is not None
-    if (which or _ANY_VERB.search(text)) and (SEVERAL.search(text) or (which and _COMMA.search(text))):
+    if (which or _ANY_VERB.search(text)) and (SEVERAL.search(text) or (which and listed)):
         return STRONG
     return NO
 
