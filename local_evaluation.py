@@ -44,7 +44,7 @@ import statistics
 import sys
 import textwrap
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -545,6 +545,28 @@ def _count(value) -> str:
     return "?" if value is None else str(value)
 
 
+def choice_shares(records: list[dict]) -> dict[str, dict[str, dict[int, int]]]:
+    """Per multiple-choice task, how often each option was answered and how often it is the truth: a
+    model that answers one option whatever the question (a position bias) shows here at a glance."""
+    out: dict[str, dict[str, dict[int, int]]] = {}
+    for name, group in group_by_task(r for r in records if r["task_type"] == "multiple-choice").items():
+        answered = Counter(r["parsed"] for r in group)
+        truths = Counter(r["truth"] for r in group)
+        out[name] = {"answered": dict(sorted(answered.items())), "truth": dict(sorted(truths.items()))}
+    return out
+
+
+def render_choices(shares: dict) -> list[str]:
+    if not shares:
+        return []
+    lines = ["", "| multiple-choice task | answers by option | truths by option |", "|---|---|---|"]
+    for name, s in shares.items():
+        n = sum(s["answered"].values())
+        fmt = lambda counts: ", ".join(f"{k}: {100 * v / n:.0f} %" for k, v in counts.items())  # noqa: E731
+        lines.append(f"| {name} | {fmt(s['answered'])} | {fmt(s['truth'])} |")
+    return lines
+
+
 def render_tables(result: dict, timing: dict) -> str:
     lines = ["| task | type | metric | n | score | 95 % CI | fallbacks | empty raw | shortened | misrouted |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -582,6 +604,7 @@ def render_tables(result: dict, timing: dict) -> str:
         b = result["bootstrap"]
         lines.append(f"intervals: {b['resamples']} bootstrap resamples of the questions within each task, "
                      f"seed {b['seed']}")
+    lines += render_choices(choice_shares(result["records"]))
     return "\n".join(lines)
 
 
@@ -801,7 +824,7 @@ def main(argv: list[str] | None = None) -> dict:
         "engine": spec.get("engine", ""), "model_dir": spec.get("model_dir", ""),
         "overall": result["overall"], "overall_ci95": result["overall_ci95"],
         "tracks": result["tracks"], "tracks_ci95": result["tracks_ci95"], "tasks": result["tasks"],
-        "bootstrap": result["bootstrap"],
+        "bootstrap": result["bootstrap"], "choices": choice_shares(result["records"]),
         "run": {"folder": str(out), "resumed": args.resume is not None,
                 "answered_before_resume": len(done), "answered_now": len(rows) - len(done)},
         "timing": timing, "records": result["records"],

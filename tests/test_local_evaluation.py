@@ -678,3 +678,12 @@ def test_the_track_chart_draws_each_interval_as_an_error_bar(tmp_path, monkeypat
     # tracks 1, 2, 3, 4, 5 in percent: score - low end, high end - score; no interval, no bar
     assert low == pytest.approx([10, 15, 0, 0, 7.5]) and high == pytest.approx([15, 10, 0, 0, 7.5])
     assert drawn[1] is None
+
+
+def test_the_report_shows_how_often_each_option_is_answered_and_true():
+    records = [{"task_name": "MCQ_SA", "task_type": "multiple-choice", "parsed": p, "truth": t}
+               for p, t in [(1, 1), (1, 3), (1, 5), (2, 3)]]
+    records.append({"task_name": "task4", "task_type": "named_entity_recognition", "parsed": ["a"], "truth": ["a"]})
+    shares = local_evaluation.choice_shares(records)
+    assert shares == {"MCQ_SA": {"answered": {1: 3, 2: 1}, "truth": {1: 1, 3: 2, 5: 1}}}
+    assert "| MCQ_SA | 1: 75 %, 2: 25 % | 1: 25 %, 3: 50 %, 5: 25 % |" in local_evaluation.render_choices(shares)
