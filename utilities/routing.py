@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from utilities.tasks import ROUTING_ORDER, TASKS, PromptInfo, Task, analyse
-from utilities.tasks.base import NO
+from utilities.tasks.base import EXPLICIT, NO
 
 
 @dataclass(frozen=True)
@@ -36,11 +36,14 @@ def route(prompt: str, is_multiple_choice: bool) -> Route:
     info = analyse(prompt if isinstance(prompt, str) else "")
     if is_multiple_choice:
         return Route(TASKS["multiple-choice"], info)
-    strength, task = max(
-        ((task.asks_for(info), -order, task) for order, task in enumerate(ROUTING_ORDER)),
-        key=lambda scored: scored[:2],
-    )[0::2]
-    return Route(task if strength > NO else TASKS["generation"], info)
+    best, chosen = NO, TASKS["generation"]
+    for task in ROUTING_ORDER:  # the strongest ask wins; a tie goes to the earlier type
+        strength = task.asks_for(info)
+        if strength > best:
+            best, chosen = strength, task
+            if best == EXPLICIT:  # no later type can outbid it
+                break
+    return Route(chosen, info)
 
 
 def route_task(prompt: str, is_multiple_choice: bool) -> str:

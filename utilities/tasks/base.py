@@ -131,6 +131,7 @@ _NOT_A_COUNT = re.compile(
     r"|\bif (?:there (?:is|are) )?only one\b[^.;\n]*"
 )
 _CJK_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
+_CJK_COUNT_CHARS = frozenset("一二三四五0123456789") | frozenset(c for w in _NUMBER_WORDS if not w.isascii() for c in w)
 
 # "on a scale of 1 to 5", "rate from 1 to 5", "de 1 a 5", "1から5".
 _SCALE = re.compile(
@@ -232,7 +233,9 @@ _QUOTED = re.compile(
 
 
 def normalise(text: str) -> str:
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().lower()
+    if not text.isascii():  # NFKC leaves ASCII text as it is
+        text = unicodedata.normalize("NFKC", text)
+    return " ".join(text.split()).lower()  # whitespace runs collapsed (str.split splits on what \s matches)
 
 
 # A quoted span this short that holds a letter is a name (an attribute or entity type: 'Brand',
@@ -249,18 +252,35 @@ def _placeholder(m: re.Match) -> str:
     return f" {QUOTED_NAME} " if is_name else " '' "
 
 
+_QUOTE_MARKS = ("'", '"', "“", "«", "「")  # what opens a _QUOTED span
+
+
 def unquoted(text: str) -> str:
     """``text`` with every quoted span replaced: a short name by ``'x'``, other text by ``''``."""
+    if not any(mark in text for mark in _QUOTE_MARKS):
+        return text
     return _QUOTED.sub(_placeholder, text)
 
 
-def _numbered_lines(lines: list[str], pattern: re.Pattern[str] = _ITEM_LINE) -> list[tuple[int, int, str]]:
-    out = []
+_EARLY_DIGIT = 48  # an item's number comes this soon after the indent: a label of up to 3 x 12 letters, a marker
+_DIGIT = re.compile(r"\d")
+
+
+def _numbered_lines(lines: list[str]) -> tuple[list[tuple[int, int, str]], list[tuple[int, int, str]]]:
+    """(line, number, text) of the numbered lines, and of the lines "1.15.6-inch" (number, a dot, a
+    digit: read only if the first list holds no run), in one pass."""
+    items, digit_items = [], []
     for i, line in enumerate(lines):
-        m = pattern.match(line)
+        indent = len(line) - len(line.lstrip()) if line[:1] in " \t" else 0
+        if not _DIGIT.search(line, 0, indent + _EARLY_DIGIT):
+            continue
+        m = _ITEM_LINE.match(line)
         if m:
-            out.append((i, int(m.group(1)), m.group(2).strip()))
-    return out
+            items.append((i, int(m.group(1)), m.group(2).strip()))
+        m = _ITEM_LINE_DIGIT.match(line)
+        if m:
+            digit_items.append((i, int(m.group(1)), m.group(2).strip()))
+    return items, digit_items
 
 
 def _runs(numbered: list[tuple[int, int, str]]) -> list[list[tuple[int, int, str]]]:
@@ -283,6 +303,8 @@ def _runs(numbered: list[tuple[int, int, str]]) -> list[list[tuple[int, int, str
 def _inline_run(text: str) -> list[tuple[int, str]]:
     """The longest run of inline items numbered from 0 or 1 ("0. red 1. blue 2. green"), in one
     pass: each item extends the runs waiting for its number; a later run of equal length wins."""
+    if "0" not in text and "1" not in text:  # a run starts at item 0 or 1
+        return []
     matches = list(_INLINE_ITEM.finditer(text))
     waiting: dict[tuple[int, int], list[int]] = {}  # (first number, next number wanted) -> match indices
     best: list[int] = []
@@ -311,7 +333,24 @@ def _inline_run(text: str) -> list[tuple[int, str]]:
     return items
 
 
+_WORD = re.compile(r"[^\W_]+")
+_COUNT_WORDS = frozenset(w for phrase in _NUMBER_WORDS for w in phrase.split() if w not in ("a", "of"))
+
+
+def _names_a_count(instruction: str) -> bool:
+    """Whether a count can be read at all: a number of one or two digits, a number word, or a CJK
+    numeral (which has no word boundary). One scan of the words instead of every count pattern."""
+    for word in _WORD.findall(instruction):
+        if (word.isdigit() and len(word) <= 2) or word in _COUNT_WORDS:
+            return True
+        if not word.isascii() and any(c in _CJK_COUNT_CHARS for c in word):
+            return True
+    return False
+
+
 def _requested_count(instruction: str, n_options: int) -> int | None:
+    if not _names_a_count(instruction):
+        return None
     if "separat" in instruction or "between" in instruction or "only one" in instruction:
         instruction = _NOT_A_COUNT.sub(" ", instruction)  # every _NOT_A_COUNT match holds one of these
     for pattern in _REQUESTED_COUNT:
@@ -391,7 +430,12 @@ def _fields(lines, listed) -> tuple[frozenset[int], tuple[str, ...]]:
             continue
         m = _FIELD.match(line) if ":" in line or "：" in line else None
         if m:
-            label = _FIELD_ID.sub("", _PARENTHESES.sub("", m.group(1)).strip().lower())
+            label = m.group(1)
+            if "(" in label:
+                label = _PARENTHESES.sub("", label)
+            label = label.strip().lower()
+            if label[-2:-1] == " " or label[-1:].isdigit():  # "product a", "review 2", "review 12"
+                label = _FIELD_ID.sub("", label)
             running = label in _TEXT_FIELDS
             if running or label in _LINE_FIELDS:
                 data.add(i)
@@ -414,9 +458,10 @@ def analyse(prompt: str) -> PromptInfo:
     """
     text = prompt.replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n")
-    runs = _runs(_numbered_lines(lines))
+    items, digit_items = _numbered_lines(lines)
+    runs = _runs(items)
     if not runs:
-        runs = [run for run in _runs(_numbered_lines(lines, _ITEM_LINE_DIGIT)) if len(run) >= _MIN_DIGIT_RUN]
+        runs = [run for run in _runs(digit_items) if len(run) >= _MIN_DIGIT_RUN]
     listed = frozenset(i for run in runs for i, _, _ in run)
     fields = None
     if runs:

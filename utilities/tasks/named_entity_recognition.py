@@ -50,25 +50,51 @@ _MANY = (
     r"materialien|materiali|materiais)\b)"
 )
 # taken from the text: "in the query", "from this product title", "mentioned in the review"
-_SOURCE = Cue(
-    r"\b(?:in|from|within|of)\s+(?:(?:the|this|that|these|each|every|a|an|given|following|below|above|"
-    r"search|user|product|customer|its)\s+)*(?:[\w'’-]+\s+){0,2}?(?:query|queries|title|titles|review|reviews|text|description|"
-    r"sentence|input|listing|name|passage|comment|question|bullet points?|bullets|specs|specifications)s?\b"
-    r"|\b(?:mentioned|appear\w*|contained|occur\w*|found) in\b|\b(?:from|in|within)\s*[:：]"
-    # "given the product title below", "read the product description"
-    r"|\b(?:given|following|read|considering|regarding|about|for|using|with|based on|look(?:ing)? at|analy[sz]e|"
-    r"analy[sz]ing|examine|examining|check|checking) (?:the |this |a |an )?(?:product |search |user |customer )?"
-    r"(?:title|query|review|description|text)\b"
-    r"|\b(?:title|query|review|description|text) (?:below|above)\b"
-    r"|\b(?:consulta|requête|requete|suchanfrage|anfrage|(?:produkt)?titel|judul|kueri|ulasan|título|titulo|titre|titolo|reseña|avis|"
-    r"bewertung|rezension|recensione|zoekopdracht|zapytani\w*|recenzj\w*)\b|クエリ|タイトル|レビュー|查询|标题|评论|"
-    r"상품명|제목|리뷰|검색어|쿼리",
-    ("quer", "title", "review", "text", "descri", "sentence", "input", "listing", "name", "passage", "comment",
-     "judul", "kueri", "ulasan", "bullet", "specs", "specification", "from:", "in:", "within:", "from：", "in：",
-     "question", "mention", "appear", "contain", "occur", "found", "consulta", "requ", "anfrage", "titel", "títul",
-     "titul", "titre", "titolo", "reseña", "avis", "bewertung", "rezension", "recensione", "zoekopdracht", "zapytani",
-     "recenzj", "クエリ", "タイトル", "レビュー", "查询", "标题", "评论", "상품명", "제목", "리뷰", "검색어", "쿼리"),
+_SOURCE_NOUN = re.compile(
+    r"\b(?:query|queries|title|titles|review|reviews|text|description|sentence|input|listing|name|passage|comment|"
+    r"question|bullet points?|bullets|specs|specifications)s?\b"
 )
+_SOURCE_LEAD = re.compile(  # what stands right before the noun; matched back from it ("$" is the noun's start)
+    r"\b(?:in|from|within|of)\s+(?:(?:the|this|that|these|each|every|a|an|given|following|below|above|"
+    r"search|user|product|customer|its)\s+)*(?:[\w'’-]+\s+){0,2}$"
+)
+_SOURCE_VERB_LEAD = re.compile(  # "given the product title", "read the product description"
+    r"\b(?:given|following|read|considering|regarding|about|for|using|with|based on|look(?:ing)? at|analy[sz]e|"
+    r"analy[sz]ing|examine|examining|check|checking) (?:the |this |a |an )?(?:product |search |user |customer )?$"
+)
+_SOURCE_SHORT_NOUNS = frozenset(("title", "query", "review", "description", "text"))
+_SOURCE_OTHER = Cue(
+    r"\b(?:mentioned|appear\w*|contained|occur\w*|found) in\b|\b(?:from|in|within)\s*[:：]"
+    r"|\b(?:consulta|requête|requete|suchanfrage|anfrage|(?:produkt)?titel|judul|kueri|ulasan|título|titulo|titre|"
+    r"titolo|reseña|avis|bewertung|rezension|recensione|zoekopdracht|zapytani\w*|recenzj\w*)\b|クエリ|タイトル|レビュー|"
+    r"查询|标题|评论|상품명|제목|리뷰|검색어|쿼리",
+    ("mention", "appear", "contain", "occur", "found", "from:", "in:", "within:", "from：", "in：", "within：",
+     "consulta", "requ", "anfrage", "titel", "judul", "kueri", "ulasan", "títul", "titul", "titre", "titolo", "reseña",
+     "avis", "bewertung", "rezension", "recensione", "zoekopdracht", "zapytani", "recenzj", "クエリ", "タイトル",
+     "レビュー", "查询", "标题", "评论", "상품명", "제목", "리뷰", "검색어", "쿼리"),
+)
+_LEAD_REACH = 80  # characters before a source noun where its lead-in ("in the search user ...") is read
+
+
+class _Source:
+    """Taken from a text the instruction names: "in the query", "from this product title", "mentioned
+    in the review", "given the product title below", "extract MATERIAL from: ...", "the title above",
+    "en el título". Read from the nouns back (each noun, then what stands right before or after it),
+    not by trying every "in"/"of" of the instruction."""
+
+    def search(self, text: str) -> bool | None:
+        for noun in _SOURCE_NOUN.finditer(text):
+            start = noun.start()
+            if _SOURCE_LEAD.search(text, max(0, start - _LEAD_REACH), start):
+                return True
+            if noun.group(0) in _SOURCE_SHORT_NOUNS and (
+                    _SOURCE_VERB_LEAD.search(text, max(0, start - _LEAD_REACH), start)
+                    or text.startswith((" below", " above"), noun.end())):
+                return True
+        return True if _SOURCE_OTHER.search(text) else None
+
+
+_SOURCE = _Source()
 _PER_LINE = r"on (?:its|their) own line|one per line"
 _COMMA = Cue(  # the answer is a list: commas, one per line, a Python list
     r"\b(?:comma|coma|virgul|virgol|komma|przecink|virg[üu]l)|カンマ|逗号|読点|쉼표|فواصل|فاصلة"
@@ -276,10 +302,12 @@ def asks_for(info: PromptInfo) -> int:
         not _ENTITY_FIELDS.isdisjoint(info.data_labels) and _OPINION_FIELDS.isdisjoint(info.data_labels))
     if entity_text and (SPAN.search(text) or any_match(SPAN_RULES, text) or ATTRIBUTE_FIELD.search(text)):
         return STRONG
-    if SINGLE_PHRASE.search(text) or info.requested_count == 1:
+    if SINGLE_PHRASE.search(text):
         return NO  # one phrase is generation
     if not (named or listed):
         return NO  # a verb and a plural ask for a list of phrases only of a text the instruction names
+    if info.requested_count == 1:
+        return NO  # one phrase is generation
     if EXTRACTION.search(text):
         return STRONG
     if not named:

@@ -98,10 +98,10 @@ def asks_for(info: PromptInfo) -> int:
         text = NOT_AN_ORDER.sub(" ", text)
     if any_match(PERMUTATION, text):
         return EXPLICIT
+    if not (any_match(ORDER, text) or _all_numbers(info)):
+        return NO
     wants_fewer = info.requested_count is not None and info.requested_count < info.n_candidates
-    if not wants_fewer and (any_match(ORDER, text) or _all_numbers(info)):
-        return STRONG
-    return NO
+    return NO if wants_fewer else STRONG
 
 
 def candidates(info: PromptInfo) -> tuple[int, ...]:

@@ -65,8 +65,10 @@ def asks_for(info: PromptInfo) -> int:
     """Strong: a count below the list size or a pick from the list; weak: an answer made of numbers."""
     if info.n_candidates < 2:
         return NO
+    if any_match(SELECT, info.instruction):
+        return STRONG
     k = info.requested_count
-    if (k is not None and k < info.n_candidates) or any_match(SELECT, info.instruction):
+    if k is not None and k < info.n_candidates:
         return STRONG
     return WEAK if any_match(NUMBER_ANSWER, info.instruction) else NO
 
