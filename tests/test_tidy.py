@@ -126,3 +126,11 @@ def test_retrieval_answers_may_use_candidate_zero_of_a_list_numbered_from_zero()
               "in a comma-separated list.\nProducts: 0. Peg board\n1. Hook set\n2. Pegboard shelf\n3. Lamp\nOutput: ")
     assert tidy(prompt, False, "0, 2") == "0, 2, 1"
     assert parse("retrieval", tidy(prompt, False, "0, 2")) == [0, 2, 1]
+
+
+def test_a_scale_named_after_its_range_offers_exactly_its_range():
+    from utilities.tasks.multiple_choice import offered
+
+    r = route("Rate this review using a 1 to 5 scale.\nReview: arrived late but works.\nAnswer: ", True)
+    assert offered(r.info) == (1, 2, 3, 4, 5)
+    assert tidy("Rate this review using a 1 to 5 scale.\nReview: ok\nAnswer: ", True, "0") == "1"
