@@ -134,3 +134,15 @@ def test_a_scale_named_after_its_range_offers_exactly_its_range():
     r = route("Rate this review using a 1 to 5 scale.\nReview: arrived late but works.\nAnswer: ", True)
     assert offered(r.info) == (1, 2, 3, 4, 5)
     assert tidy("Rate this review using a 1 to 5 scale.\nReview: ok\nAnswer: ", True, "0") == "1"
+
+
+def test_an_ner_reply_that_is_an_unhashable_literal_is_read_as_text_not_raised():
+    for reply in ("[{['nike']}]", "[{[]: 1}]"):
+        answer = tidy(NER, False, reply)
+        assert answer.strip() and isinstance(parse("named_entity_recognition", answer), list)
+
+
+def test_a_reply_of_thousands_of_digits_still_tidies_to_a_valid_ranking_and_retrieval():
+    assert tidy(RANK, False, "1" * 5000 + "2") == "1, 2, 3, 4, 5"
+    many = "Select 3 snippets from the list.\n" + "\n".join(f"{i}. s{i}" for i in range(1, 16)) + "\nOutput:"
+    assert tidy(many, False, "7" * 5000 + ", 12") == "12, 1, 2"

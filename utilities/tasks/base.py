@@ -499,7 +499,13 @@ def indices_in_order(text: str, pool: tuple[int, ...]) -> list[int]:
     single_digits = bool(allowed) and max(allowed) <= 9
     seen: list[int] = []
     for run in re.findall(r"\d+", text if isinstance(text, str) else ""):
-        numbers = [int(d) for d in run] if single_digits and int(run) not in allowed else [int(run)]
+        # a listed number has at most 2 digits; a longer run is never one (and int() of over 4,300
+        # digits raises): read it digit by digit when the list is of single digits, else skip it
+        value = int(run) if len(run) <= 3 else None
+        if single_digits and value not in allowed:
+            numbers = [int(d) for d in run]
+        else:
+            numbers = [] if value is None else [value]
         for number in numbers:
             if number in allowed and number not in seen:
                 seen.append(number)

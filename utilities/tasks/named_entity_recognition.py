@@ -350,7 +350,7 @@ def split_entities(text: str) -> list[str]:
     if text.startswith("["):
         try:
             value = ast.literal_eval(text)
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):  # "[{['nike']}]": unhashable
             value = None
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             items = value
