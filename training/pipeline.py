@@ -370,12 +370,19 @@ def answer_dev_questions(awq: Path, out: Path) -> dict:  # out: a work folder fo
 
 
 def _awq_engine(awq: Path, out: Path):
-    """vLLM's CPU build on the AWQ folder where vLLM imports; else the transformers engine on the
-    dequantized weights (transformers cannot run AWQ kernels on a CPU)."""
+    """vLLM's CPU build on the AWQ folder where vLLM imports and has its int4 kernel (AVX-512 CPUs);
+    else the transformers engine on the dequantized weights (transformers cannot run AWQ kernels on
+    a CPU)."""
     try:
         import vllm  # noqa: F401
+
+        from models.engines import vllm_cpu_awq_error
+
+        problem = vllm_cpu_awq_error()
     except Exception as err:  # noqa: BLE001
-        log.warning("vLLM does not import (%s); answering with the dequantized AWQ weights", err)
+        problem = f"vLLM does not import ({err})"
+    if problem:
+        log.warning("%s; answering with the dequantized AWQ weights", problem)
         from models.engines import TransformersEngine
         from training.quantize_awq import load_dequantized
 
