@@ -85,7 +85,7 @@ _SELECT_VERBS = (
     r"kies|selecteer\w*|wybierz\w*|wska[żz]\w*|v[äa]lj\w*|se[çc]\w*|اختر|اختاري|حدد"
 )
 # What listed things are called: a count followed by one of these is a number of items to give.
-LIST_NOUNS = _LIST_NOUNS = (
+LIST_NOUNS = (
     r"(?:numbers|indices|indexes|ids|options|candidates|items|products|queries|aspects|snippets|answers|"
     r"choices|results|reviews|phrases|sentences|categories|titles|ones|entries|suggestions|recommendations|"
     r"alternatives|substitutes|complements|accessories|attributes|features|labels|tags|statements|"
@@ -102,7 +102,7 @@ LIST_NOUNS = _LIST_NOUNS = (
 # the clause ("select three."). "give 3 cupcakes to his cousins", "for 3 hours": no count.
 _COUNTED = (
     r"(?=\s*(?:$|[.,;:!?)\]]|(?:of|from|among|out of|that|which|who|most|best|top|least|you|le|la|les|de|"
-    r"aus|dall\w*|del|della|do|da)\b|(?:[\w-]+\s+){0,3}?" + _LIST_NOUNS + r"\b))"
+    r"aus|dall\w*|del|della|do|da)\b|(?:[\w-]+\s+){0,3}?" + LIST_NOUNS + r"\b))"
 )
 _COUNT_HINTS = (*"0123456789", *(w.split()[-1] for w in _NUMBER_WORDS), *"一二三四五")  # a part of every count
 _REQUESTED_COUNT = [
@@ -117,11 +117,11 @@ _REQUESTED_COUNT = [
     Cue(r"\b(?:which|what|welche[nmrs]?|cu[áa]les|qu[ée]|quels|quelles|quali|quais|quale)\s+"
         r"(?:(?:are|son|sont|sono|s[ãa]o|sind)\s+)?(?:(?:the|los|las|les|i|le|os|as|die)\s+)?" + _COUNT
         + r"\b(?=\s*(?:$|[.,;:!?)]|(?:are|would|will|should|could|might|of|do|does)\b|(?:[\w-]+\s+){0,3}?"
-        + _LIST_NOUNS + r"\b))",
+        + LIST_NOUNS + r"\b))",
         ("which", "what", "welche", "cu", "qu")),
     # "three numbers", "the 3 most relevant products"; not "three fewer questions" (a quantity)
     Cue(r"\b" + _COUNT + r"\s+(?!(?:fewer|more|less|extra|additional|other|times)\b)(?:\w+\s+){0,2}?"
-        + _LIST_NOUNS + r"\b", _COUNT_HINTS),
+        + LIST_NOUNS + r"\b", _COUNT_HINTS),
     Cue(r"(\d{1,2}|[一二三四五])\s*(?:つ|個|件|項目|个|項|개|가지)", ("つ", "個", "件", "項", "个", "개", "가지")),
 ]
 # "a comma separating (every) two numbers" states the format, not how many items to give
@@ -174,10 +174,9 @@ class PromptInfo:
         """The prompt's lines outside its numbered lists and the user's data fields; when fewer than
         three words are left, the data fields too (the instruction may sit in a "Question:" field)."""
         data = self._fields[0]
-        rest = [line for i, line in enumerate(self.lines) if i not in self.listed]
         outside = [line for i, line in enumerate(self.lines) if i not in self.listed and i not in data]
         if data and len(" ".join(outside).split()) < _MIN_INSTRUCTION_WORDS:
-            outside = rest
+            outside = [line for i, line in enumerate(self.lines) if i not in self.listed]
         return "\n".join(outside)
 
     @cached_property
@@ -559,7 +558,7 @@ def subject_text(info: PromptInfo, or_instruction: bool = True) -> str:
     Answer cues ("Output:") and instruction labels ("Instructions:") are never a subject. With
     ``or_instruction=False``, a prompt that gives no field and quotes nothing has no subject ('').
     """
-    lines = info.text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = info.lines  # split once, by analyse
     fields: list[tuple[str, str]] = []  # (label, value) of data fields, in prompt order
     data_lines: set[int] = set()
     for i, line in enumerate(lines):
