@@ -5,12 +5,23 @@ system prompt through the tokenizer's chat template and shortened to fit the con
 (:mod:`utilities.prompting`), given the type's decode spec, answered by the engine in sub-batches
 of one task type, and tidied so that the official parser accepts the answer.
 
-Nothing a caller sends sinks a batch: a non-string prompt is read as text (``None`` as empty),
-an overlong prompt is shortened, an engine error on a sub-batch falls back to one call per
-prompt, and a prompt that still fails, or could not be prepared, or whose reply holds nothing
-usable (blank, only labels or punctuation, no listed number), gets its task's fallback answer
-(``Task.fallback``: drawn from the prompt, non-empty, and it parses). Every such step is logged
-on the ``shopbench`` logger, and ``ShopBenchModel.last_notes`` says per prompt what happened.
+Nothing a caller sends sinks a batch. Inputs are read by one rule each, every odd case logged:
+
+- prompts: ``batch["prompt"]`` may be any iterable (one that raises partway keeps what it gave);
+  a non-string prompt is read as text (``None`` as empty, bytes as UTF-8, an object whose ``str()``
+  raises by its ``repr()``, else empty); lone surrogates become U+FFFD, which every tokenizer reads;
+- ``is_multiple_choice`` (:func:`read_flags`): a bool, a numpy or pandas scalar, a number (0 or
+  1) or a string ("True"/"False", "1"/"0", "yes"/"no", any case), or one flag per prompt as a
+  list, tuple, numpy array or pandas Series. A container of the wrong length is read as one flag
+  when all its flags agree and as "not multiple choice" otherwise; anything unreadable is read as
+  "not multiple choice" (the router then reads the prompt's own words).
+
+An overlong prompt is shortened, an engine error (or a wrong number of replies) on a sub-batch
+falls back to one call per prompt, and a prompt that still fails, or could not be prepared, or
+whose reply holds nothing usable (blank, only labels or punctuation, no listed number), or whose
+tidy step raised, gets its task's fallback answer (``Task.fallback``: drawn from the prompt,
+non-empty, and it parses). Every such step is logged on the ``shopbench`` logger, and
+``ShopBenchModel.last_notes`` says per prompt what happened.
 """
 from __future__ import annotations
 
@@ -109,12 +120,13 @@ class ShopBenchModel(ShopBenchBaseModel):
     def batch_predict(self, batch: dict[str, Any], is_multiple_choice: bool) -> list[str]:
         self.last_notes = []
         prompts = _prompts_of(batch)
+        flags = read_flags(is_multiple_choice, len(prompts))
         answers: list[str | None] = [None] * len(prompts)
         notes: list[Note | None] = [None] * len(prompts)
         prepared: list[Prepared | None] = []
         for i, prompt in enumerate(prompts):
             try:
-                prepared.append(self.prepare(prompt, bool(is_multiple_choice)))
+                prepared.append(self.prepare(prompt, flags[i]))
             except Exception:  # noqa: BLE001 - one bad prompt must not sink the batch
                 log.exception("prompt %d could not be prepared; it gets its task's fallback answer", i)
                 prepared.append(None)
@@ -125,7 +137,7 @@ class ShopBenchModel(ShopBenchBaseModel):
         shortened = sum(1 for p in prepared if p is not None and p.shortened)
         log.info(
             "batch of %d (is_multiple_choice=%s): %s%s",
-            len(prompts), is_multiple_choice, dict(Counter({t: len(ix) for t, ix in groups.items()})),
+            len(prompts), _flag_summary(flags), dict(Counter({t: len(ix) for t, ix in groups.items()})),
             f", {shortened} shortened to fit the context" if shortened else "",
         )
         for task_type, indices in groups.items():
@@ -136,7 +148,7 @@ class ShopBenchModel(ShopBenchBaseModel):
                 notes[i] = Note(task_type, p.shortened, not isinstance(text, str) or not text.strip(), used)
         for i, p in enumerate(prepared):
             if p is None:
-                task_type, answers[i] = _fallback(prompts[i], is_multiple_choice)
+                task_type, answers[i] = _fallback(prompts[i], flags[i])
                 notes[i] = Note(task_type, raw_empty=True, fallback=True)
         self.last_notes = [n for n in notes if n is not None]  # every prompt has its note by now
         fallbacks = [i for i, n in enumerate(self.last_notes) if n.fallback]
@@ -156,19 +168,21 @@ class ShopBenchModel(ShopBenchBaseModel):
             try:
                 out.extend(self._call(chunk))
                 continue
-            except Exception:  # noqa: BLE001
-                log.exception("engine failed on a sub-batch of %d; retrying one prompt at a time", len(chunk))
+            except Exception as err:  # noqa: BLE001
+                log.exception("engine failed on a sub-batch of %d (%s: %s); retrying one prompt at a time",
+                              len(chunk), type(err).__name__, err)
             for p in chunk:
                 try:
                     out.extend(self._call([p]))
-                except Exception:  # noqa: BLE001
-                    log.exception("engine failed on one %s prompt; it gets the fallback answer", p.route.task_type)
+                except Exception as err:  # noqa: BLE001
+                    log.exception("engine failed on one %s prompt (%s: %s); it gets the fallback answer",
+                                  p.route.task_type, type(err).__name__, err)
                     out.append(None)
         return out
 
     def _call(self, chunk: Sequence[Prepared]) -> list[str | None]:
         texts = list(self.engine.generate([p.ids for p in chunk], [p.spec for p in chunk]))
-        if len(texts) != len(chunk):  # a reply per prompt, or none is trusted
+        if len(texts) != len(chunk):  # a reply per prompt, or none is trusted: which one is missing is unknown
             raise RuntimeError(f"engine returned {len(texts)} texts for {len(chunk)} prompts")
         return texts
 
@@ -179,35 +193,123 @@ def _prompts_of(batch: Any) -> list[str]:
         log.error("batch is not a dict with a 'prompt' list (got %s); answering nothing", type(batch).__name__)
         return []
     prompts = batch["prompt"]
-    if isinstance(prompts, str):
+    if isinstance(prompts, (str, bytes)):
         log.warning("batch['prompt'] is one string, not a list; answering it as one prompt")
         prompts = [prompts]
     try:
-        prompts = list(prompts)
+        iterator = iter(prompts)
     except TypeError:
         log.error("batch['prompt'] is not a list (got %s); answering nothing", type(prompts).__name__)
         return []
     out = []
-    for i, p in enumerate(prompts):
-        if not isinstance(p, str):
-            log.warning("prompt %d is %s, not a string; reading it as text", i, type(p).__name__)
-            p = "" if p is None else str(p)
-        out.append(p)
+    while True:
+        try:
+            p = next(iterator)
+        except StopIteration:
+            break
+        except Exception:  # noqa: BLE001 - a generator that fails partway: answer what it gave
+            log.exception("reading batch['prompt'] failed after %d prompts; answering those", len(out))
+            break
+        out.append(as_text(p, len(out)))
     return out
+
+
+def as_text(p: Any, i: int = 0) -> str:
+    """Prompt ``i`` as a string any tokenizer reads (see the module's rules); odd cases logged."""
+    if not isinstance(p, str):
+        log.warning("prompt %d is %s, not a string; reading it as text", i, type(p).__name__)
+        if p is None:
+            p = ""
+        elif isinstance(p, (bytes, bytearray)):
+            p = bytes(p).decode("utf-8", errors="replace")
+        else:
+            p = _str_of(p, i)
+    try:
+        p.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates ("\ud800"): a pair becomes its character, a lone one U+FFFD
+        log.warning("prompt %d holds lone surrogates; they are read as U+FFFD", i)
+        p = p.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return p
+
+
+def _str_of(p: Any, i: int) -> str:
+    for convert in (str, repr):
+        try:
+            text = convert(p)
+            if isinstance(text, str):
+                return text
+        except Exception:  # noqa: BLE001 - an object whose __str__ raises
+            log.warning("%s() of prompt %d raised", convert.__name__, i, exc_info=True)
+    return ""
+
+
+_TRUE = frozenset(("true", "1", "yes", "y", "t"))
+_FALSE = frozenset(("false", "0", "no", "n", "f", "", "none"))
+
+
+def _flag(value: Any) -> bool | None:
+    """One flag by the module's rule; ``None`` when it cannot be read."""
+    if isinstance(value, str):
+        word = value.strip().lower()
+        return True if word in _TRUE else False if word in _FALSE else None
+    if value is None:
+        return None
+    try:
+        number = float(value)  # bool, int, numpy and pandas scalars, 0-d arrays
+    except (TypeError, ValueError):
+        return None
+    return True if number == 1 else False if number == 0 else None
+
+
+def read_flags(flag: Any, n: int) -> list[bool]:
+    """``is_multiple_choice`` as one bool per prompt, by the rule in the module docstring."""
+    if flag is None or isinstance(flag, (str, bytes, bool, int, float)) or getattr(flag, "ndim", None) == 0:
+        one = _flag(flag.decode("utf-8", "replace") if isinstance(flag, bytes) else flag)
+        if one is None:
+            log.warning("is_multiple_choice=%r is not a flag; read as False", flag)
+        elif not isinstance(flag, bool):
+            log.info("is_multiple_choice=%r (%s) read as %s", flag, type(flag).__name__, one)
+        return [bool(one)] * n
+    try:
+        items = list(flag.tolist() if hasattr(flag, "tolist") else flag)
+    except Exception:  # noqa: BLE001 - neither a flag nor a container of flags
+        log.warning("is_multiple_choice of type %s is not a flag; read as False", type(flag).__name__)
+        return [False] * n
+    read = [_flag(v) for v in items]
+    if any(v is None for v in read):
+        log.warning("is_multiple_choice holds values that are no flags (%s); they are read as False",
+                    ", ".join(repr(v) for v, r in zip(items, read) if r is None)[:200])
+    read = [bool(v) for v in read]
+    if len(read) == n:
+        return read
+    agreed = len(set(read)) == 1
+    log.warning("is_multiple_choice has %d flags for %d prompts; read as %s for all", len(read), n,
+                read[0] if agreed else "False (they disagree)")
+    return [read[0] if agreed else False] * n
+
+
+def _flag_summary(flags: list[bool]) -> str:
+    return str(flags[0]) if len(set(flags)) <= 1 and flags else f"{sum(flags)} of {len(flags)} True"
 
 
 def _answer(p: Prepared, text: str | None) -> tuple[str, bool]:
     """(answer, whether the fallback gave it) for one reply; a tidy step that fails falls back too."""
     try:
         return p.route.task.answer(text, p.route.info)
-    except Exception:  # noqa: BLE001 - one odd reply must not sink the batch
-        log.exception("tidying a %s reply failed; it gets the fallback answer", p.route.task_type)
+    except Exception as err:  # noqa: BLE001 - one odd reply must not sink the batch
+        log.exception("tidying a %s reply failed (%s: %s); it gets the fallback answer",
+                      p.route.task_type, type(err).__name__, err)
     for info in (p.route.info, analyse("")):  # the prompt's fallback, else a blank prompt's (the defaults)
         try:
             return p.route.task.fallback(info), True
-        except Exception:  # noqa: BLE001
-            log.exception("the %s fallback failed", p.route.task_type)
-    return BLANK_PROMPT_ANSWER, True
+        except Exception as err:  # noqa: BLE001
+            log.exception("the %s fallback failed (%s: %s)", p.route.task_type, type(err).__name__, err)
+    return LAST_RESORT.get(p.route.task_type, BLANK_PROMPT_ANSWER), True
+
+
+# When even a task's fallback fails: an answer of the task's shape that the official parser accepts.
+LAST_RESORT = {"multiple-choice": "0", "ranking": "1, 2, 3, 4, 5", "retrieval": "1, 2, 3",
+               "named_entity_recognition": BLANK_PROMPT_ANSWER, "generation": BLANK_PROMPT_ANSWER}
 
 
 def _fallback(prompt: str, is_multiple_choice: bool) -> tuple[str, str]:
@@ -217,4 +319,5 @@ def _fallback(prompt: str, is_multiple_choice: bool) -> tuple[str, str]:
         return r.task_type, r.task.fallback(r.info)
     except Exception:  # noqa: BLE001
         log.exception("fallback routing failed")
-        return ("multiple-choice", "0") if is_multiple_choice else ("generation", BLANK_PROMPT_ANSWER)
+        task_type = "multiple-choice" if is_multiple_choice else "generation"
+        return task_type, LAST_RESORT[task_type]

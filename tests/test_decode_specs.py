@@ -124,3 +124,11 @@ def test_ner_stops_at_the_end_of_its_line_unless_one_entity_per_line_is_asked(qw
                 "Output each phrase on its own line and nothing else.\nProduct Title: Bamboo Board with Steel Handles\n")
     assert route(per_line, False).task_type == "named_entity_recognition"
     assert spec_of(per_line, False, qwen_table).stop == ("\n\n",)
+
+
+def test_ranking_and_retrieval_token_limits_are_bounded_by_what_the_parser_reads(qwen_table, qwen_tokenizer):
+    ninety_nine = "Rank the products by relevance to 'lamp'.\n" + "\n".join(f"{i}. lamp {i}" for i in range(1, 100))
+    # the parser reads five ranked numbers: "95, 96, 97, 98, 99" is the longest such answer
+    assert spec_of(ninety_nine, False, qwen_table).max_new_tokens == len(qwen_tokenizer.encode("95, 96, 97, 98, 99")) + 1
+    many = "Select 3 products that fit 'lamp'.\n" + "\n".join(f"{i}. lamp {i}" for i in range(1, 400))
+    assert spec_of(many, False, qwen_table).max_new_tokens == len(qwen_tokenizer.encode("397, 398, 399")) + 1

@@ -568,3 +568,35 @@ def test_a_text_field_ends_at_a_line_that_asks_something():
 
     info = analyse("Description: Heavy-duty 1000A jump starter.\nWhat is the PEAK CURRENT? Reply briefly.\nAnswer: ")
     assert info.instruction == "what is the peak current? reply briefly. answer:"
+
+
+LONG_PROMPTS = {
+    "repeated '1.' lines (Markdown auto-numbering)": "Rank the items by price.\n" + "1. item\n" * 17_000,
+    "inline items": "Rank: " + " ".join(f"{i % 99 + 1}. a" for i in range(20_000)),
+    "inline '1.' items": "Rank: " + " ".join("1. ab" for _ in range(20_000)),
+    "one line": "Describe this: " + "x" * 100_000,
+    "fields": "Review: good\n" * 8_000,
+}
+
+
+@pytest.mark.parametrize("prompt", LONG_PROMPTS.values(), ids=LONG_PROMPTS.keys())
+def test_a_100_kb_prompt_routes_in_well_under_a_second(prompt):
+    import time
+
+    assert len(prompt) >= 100_000
+    for is_mc in (False, True):
+        start = time.perf_counter()
+        r = route(prompt, is_mc)
+        r.info.instruction, r.info.requested_count, r.info.scale  # what the answer path may read
+        assert time.perf_counter() - start < 1.0  # ~0.05 s on one core; quadratic code took minutes
+
+
+def test_routing_reads_at_most_what_the_answer_path_can_use():
+    from utilities.tasks.base import READ_MAX_CHARS
+
+    head = "Rank the 5 products by relevance to 'usb hub'.\n"
+    tail = "\n".join(f"{i}. hub {i}" for i in range(1, 6)) + "\nOutput:"
+    prompt = head + "filler words " * 200_000 + "\n" + tail
+    r = route(prompt, False)
+    assert r.task_type == "ranking" and r.info.options == (1, 2, 3, 4, 5)
+    assert sum(len(line) + 1 for line in r.info.lines) <= READ_MAX_CHARS + 8

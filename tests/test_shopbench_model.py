@@ -9,7 +9,9 @@ import pytest
 from models.base_model import ShopBenchBaseModel
 from models.shopbench_model import ShopBenchModel
 from utilities.parsers import parse
+from utilities import routing
 from utilities.routing import route
+from utilities.tasks import ranking
 from utilities.tasks.multiple_choice import offered
 
 
@@ -23,7 +25,8 @@ def assert_parses(prompt, is_mc, answer):
     elif r.task_type == "ranking":
         listed = set(r.info.options) or set(range(1, 6))
         assert parsed and len(parsed) == len(set(parsed)) and set(parsed) <= listed, answer
-        assert sorted(int(x) for x in answer.split(",")) == sorted(listed)
+        # every candidate the parser scores (numbers up to 5, five at most), each once
+        assert sorted(int(x) for x in answer.split(",")) == sorted(ranking.scored(sorted(listed)))
     elif r.task_type == "retrieval":
         listed = set(r.info.options) or set(range(1, 11))
         assert len(parsed) == min(3, len(listed)) == len(set(parsed)) and set(parsed) <= listed, answer
@@ -244,3 +247,174 @@ def test_answering_works_without_the_packages_the_graders_runtime_does_not_insta
     assert out.returncode == 0, out.stderr[-2000:]
     mc, rest = out.stdout.strip().splitlines()[-2:]
     assert mc in ("['0']", "['1']") and rest.startswith("['") and parse("ranking", eval(rest)[0]) != []
+
+
+# --- caller inputs: one rule each, every odd case logged ------------------------------------------
+MC_PROMPT = "Which fits a 10-inch tablet?\n0. a 7-inch case\n1. a 10-inch sleeve\n2. a phone strap\n3. a mouse\nAnswer: "
+RANK_PROMPT = "Rank the 5 products by relevance to 'usb hub'.\n" + "\n".join(f"{i}. hub {i}" for i in range(1, 6))
+
+
+def _np_pd():
+    np = pytest.importorskip("numpy")
+    pd = pytest.importorskip("pandas")
+    return np, pd
+
+
+@pytest.mark.parametrize("flag, expected", [
+    (True, [True, True]), (False, [False, False]), (1, [True, True]), (0.0, [False, False]),
+    ("True", [True, True]), ("false", [False, False]), (" YES ", [True, True]), ("0", [False, False]),
+    ([True, False], [True, False]), ((False, True), [False, True]),
+    ([True], [True, True]),  # one flag for two prompts: all agree, so it is the batch's flag
+    ([True, False, True], [False, False]),  # wrong length, disagreeing: not multiple choice, logged
+    (None, [False, False]), ("maybe", [False, False]), (object(), [False, False]),
+])
+def test_is_multiple_choice_is_read_by_one_rule_whatever_its_type(flag, expected):
+    from models.shopbench_model import read_flags
+
+    assert read_flags(flag, 2) == expected
+
+
+def test_numpy_and_pandas_flags_are_read_per_prompt_or_for_the_batch():
+    from models.shopbench_model import read_flags
+
+    np, pd = _np_pd()
+    assert read_flags(np.bool_(True), 3) == [True] * 3
+    assert read_flags(np.array(False), 3) == [False] * 3
+    assert read_flags(np.int64(1), 2) == [True, True]
+    assert read_flags(np.array([True, False, True]), 3) == [True, False, True]
+    assert read_flags(pd.Series([False, True]), 2) == [False, True]
+    assert read_flags(pd.Series(["True", "False"]), 2) == [True, False]
+
+
+def test_a_numpy_flag_array_routes_each_prompt_by_its_own_flag(tiny_engine, caplog):
+    np, _ = _np_pd()
+    model = ShopBenchModel(engine=tiny_engine)
+    with caplog.at_level(logging.WARNING, logger="shopbench"):
+        answers = model.batch_predict({"prompt": [MC_PROMPT, RANK_PROMPT]}, np.array([True, False]))
+    assert [n.task_type for n in model.last_notes] == ["multiple-choice", "ranking"]
+    assert_parses(MC_PROMPT, True, answers[0])
+    assert_parses(RANK_PROMPT, False, answers[1])
+
+
+def test_a_string_false_flag_on_a_ranking_prompt_is_not_read_as_multiple_choice(tiny_engine):
+    model = ShopBenchModel(engine=tiny_engine)
+    (answer,) = model.batch_predict({"prompt": [RANK_PROMPT]}, "False")
+    assert model.last_notes[0].task_type == "ranking"
+    assert_parses(RANK_PROMPT, False, answer)
+
+
+def test_a_wrong_length_flag_list_is_logged(tiny_engine, caplog):
+    model = ShopBenchModel(engine=tiny_engine)
+    with caplog.at_level(logging.WARNING, logger="shopbench"):
+        answers = model.batch_predict({"prompt": [MC_PROMPT, MC_PROMPT]}, [True])
+    assert any("1 flags for 2 prompts" in m for m in caplog.messages)
+    assert all(n.task_type == "multiple-choice" for n in model.last_notes)
+    for answer in answers:
+        assert_parses(MC_PROMPT, True, answer)
+
+
+def test_a_prompt_generator_that_raises_partway_keeps_what_it_gave(tiny_engine, caplog):
+    def prompts():
+        yield MC_PROMPT
+        yield MC_PROMPT
+        raise OSError("the data source went away")
+
+    model = ShopBenchModel(engine=tiny_engine)
+    with caplog.at_level(logging.ERROR, logger="shopbench"):
+        answers = model.batch_predict({"prompt": prompts()}, True)
+    assert len(answers) == 2 and all(a in ("0", "1", "2", "3") for a in answers)
+    assert any("after 2 prompts" in m for m in caplog.messages)
+
+
+class Unprintable:
+    def __str__(self):
+        raise RuntimeError("no str for you")
+
+    def __repr__(self):
+        return "Unprintable()"
+
+
+class Unreadable(Unprintable):
+    def __repr__(self):
+        raise RuntimeError("no repr either")
+
+
+def test_a_prompt_whose_str_raises_is_read_by_its_repr_else_as_empty(tiny_engine, caplog):
+    model = ShopBenchModel(engine=tiny_engine)
+    with caplog.at_level(logging.WARNING, logger="shopbench"):
+        answers = model.batch_predict({"prompt": [Unprintable(), Unreadable(), MC_PROMPT]}, True)
+    assert len(answers) == 3 and all(a in ("0", "1", "2", "3") for a in answers)
+    assert sum("str() of prompt" in m for m in caplog.messages) == 2
+    assert sum("repr() of prompt" in m for m in caplog.messages) == 1
+
+
+def test_lone_surrogates_reach_the_engine_as_replacement_characters(tiny_engine):
+    model = ShopBenchModel(engine=tiny_engine)
+    prompt = "Describe this product: \ud800 lamp \udfff shade \ud83d\ude00\nOutput:"
+    (answer,) = model.batch_predict({"prompt": [prompt]}, False)
+    assert not model.last_notes[0].raw_empty  # the engine answered; no tokenizer error
+    assert answer.strip()
+    from models.shopbench_model import as_text
+
+    assert as_text(prompt) == "Describe this product: \ufffd lamp \ufffd shade \U0001f600\nOutput:"
+
+
+class MiscountingEngine(FlakyEngine):
+    """The tiny engine, but it drops the last reply of every call (or all of them)."""
+
+    def __init__(self, engine, keep):
+        super().__init__(engine)
+        self.keep = keep
+
+    def generate(self, prompt_ids, specs):
+        self.calls.append(len(prompt_ids))
+        return self.inner.generate(prompt_ids, specs)[: self.keep(len(prompt_ids))]
+
+
+@pytest.mark.parametrize("keep", [lambda n: n - 1, lambda n: 0], ids=["one too few", "none"])
+def test_an_engine_returning_the_wrong_number_of_replies_gets_fallbacks_and_a_log(tiny_engine, dev_rows, caplog, keep):
+    model = ShopBenchModel(engine=MiscountingEngine(tiny_engine, keep))
+    rows = [r for r in dev_rows if r["task_name"] == "task12"]
+    with caplog.at_level(logging.WARNING, logger="shopbench"):
+        answers = model.batch_predict({"prompt": [r["input_field"] for r in rows]}, False)
+    assert any("texts for 4 prompts" in m for m in caplog.messages)
+    assert len(answers) == len(rows) and all(n.fallback for n in model.last_notes)
+    for row, answer in zip(rows, answers):
+        assert_parses(row["input_field"], False, answer)
+
+
+@pytest.mark.parametrize("task_type, prompt, is_mc", [
+    ("multiple-choice", MC_PROMPT, True), ("ranking", RANK_PROMPT, False),
+    ("generation", "Describe a lamp.\nOutput:", False),
+])
+def test_a_tidy_step_that_raises_gives_the_fallback_and_names_the_cause(tiny_engine, monkeypatch, caplog,
+                                                                        task_type, prompt, is_mc):
+    import dataclasses
+
+    from utilities.tasks import TASKS
+
+    def boom(text, info):
+        raise ZeroDivisionError("tidy bug")
+
+    broken = dataclasses.replace(TASKS[task_type], read=boom)
+    monkeypatch.setitem(TASKS, task_type, broken)
+    monkeypatch.setattr(routing, "ROUTING_ORDER", tuple(broken if t.name == task_type else t for t in routing.ROUTING_ORDER))
+    model = ShopBenchModel(engine=tiny_engine)
+    with caplog.at_level(logging.ERROR, logger="shopbench"):
+        (answer,) = model.batch_predict({"prompt": [prompt]}, is_mc)
+    assert model.last_notes[0].fallback
+    assert_parses(prompt, is_mc, answer)
+    assert any(f"tidying a {task_type} reply failed (ZeroDivisionError: tidy bug)" in m for m in caplog.messages)
+
+
+def test_when_even_the_fallback_fails_the_answer_still_has_the_tasks_shape(tiny_engine, monkeypatch):
+    import dataclasses
+
+    from utilities.tasks import TASKS
+
+    def boom(*args):
+        raise ZeroDivisionError("bug")
+
+    monkeypatch.setitem(TASKS, "multiple-choice", dataclasses.replace(TASKS["multiple-choice"], read=boom, fallback=boom))
+    model = ShopBenchModel(engine=tiny_engine)
+    assert model.batch_predict({"prompt": [MC_PROMPT]}, True) == ["0"]

@@ -146,3 +146,27 @@ def test_a_reply_of_thousands_of_digits_still_tidies_to_a_valid_ranking_and_retr
     assert tidy(RANK, False, "1" * 5000 + "2") == "1, 2, 3, 4, 5"
     many = "Select 3 snippets from the list.\n" + "\n".join(f"{i}. s{i}" for i in range(1, 16)) + "\nOutput:"
     assert tidy(many, False, "7" * 5000 + ", 12") == "12, 1, 2"
+
+
+# --- candidates numbered 100 and above; answers hold what the parser scores ---------------------
+BIG_RETRIEVE = "Select 3 products that fit the query 'lamp'.\n" + "\n".join(f"{i}. lamp {i}" for i in range(1, 151)) + "\nOutput:"
+BIG_RANK = "Rank the products by relevance to 'lamp'.\n" + "\n".join(f"{i}. lamp {i}" for i in range(1, 100)) + "\nOutput:"
+
+
+def test_candidates_numbered_100_and_above_are_answerable():
+    r = route(BIG_RETRIEVE, False)
+    assert r.task_type == "retrieval" and r.info.options == tuple(range(1, 151))
+    assert tidy(BIG_RETRIEVE, False, "120, 7, 150") == "120, 7, 150"
+    assert parse("retrieval", tidy(BIG_RETRIEVE, False, "149,131")) == [149, 131, 1]
+    inline = "Pick the 3 best: " + " ".join(f"{i}. lamp{i}" for i in range(1, 121)) + " Output:"
+    assert route(inline, False).info.options == tuple(range(1, 121))
+    assert tidy(inline, False, "101, 118") == "101, 118, 1"
+
+
+def test_ranking_answer_holds_only_what_the_parser_scores():
+    # the parser keeps numbers up to 5, the first five of them: a list of 99 is answered with those
+    answer = tidy(BIG_RANK, False, "37, 4, 88, 2")
+    assert answer == "4, 2, 1, 3, 5" and parse("ranking", answer) == [4, 2, 1, 3, 5]
+    zero_based = "Rank the products by relevance to 'lamp'.\n" + "\n".join(f"{i}. lamp {i}" for i in range(0, 12))
+    assert tidy(zero_based, False, "5, 11, 0") == "5, 0, 1, 2, 3"
+    assert tidy(RANK, False, "4, 2") == "4, 2, 1, 3, 5"  # five candidates: the full permutation, as before

@@ -61,6 +61,7 @@ import numpy as np
 import yaml
 
 from training.artifacts import MANIFEST, checkpoint_steps, folder_record, sha256_file
+from utilities.special_tokens import content_spans, encode_spans, holds_special
 
 IGNORE_INDEX = -100  # the label PyTorch's cross-entropy (and every HF causal LM) skips
 PROBE_ANSWER = "\u2063probe-answer\u2063"  # a text no template adds or strips, to find the turn's end
@@ -387,18 +388,34 @@ class LabelBuilder:
         out.append((full[pos:], "context"))
         return [(text, kind) for text, kind in out if text]
 
+    def _plain_spans(self, messages: Sequence[dict]) -> list[tuple[int, int]]:
+        """Where the contents that hold special-token strings stand in the rendered chat: those strings
+        are the user's text, never turns (``utilities.prompting.encode_chat``, the inference rule)."""
+        if not any(holds_special(self.tokenizer, str(m.get("content") or "")) for m in messages):
+            return []
+        spans = content_spans(self.tokenizer, messages, False, _render(self.tokenizer, messages, False))
+        if spans is None:
+            raise ValueError("the chat template does not copy message contents verbatim, so special-token "
+                             "strings inside them cannot be told from its own")
+        return spans
+
     def encode(self, messages: Sequence[dict]) -> Encoded:
         ids: list[int] = []
         trained: list[bool] = []
         pieces = self.pieces(messages)
+        plain = self._plain_spans(messages)
         last_eot = max(i for i, (_, kind) in enumerate(pieces) if kind == "eot")
+        offset = 0  # the pieces tile the rendered chat
         for n, (text, kind) in enumerate(pieces):
+            start, offset = offset, offset + len(text)
             if kind == "eot":
                 piece = [self.eot_id]
                 keep = self.train_on_eos in ("turn", "all") or (self.train_on_eos == "last" and n == last_eot)
                 marks = [keep or self.train_on_inputs]
             else:
-                piece = self._encode(text)
+                piece = (encode_spans(self.tokenizer, text, [(a - start, b - start) for a, b in plain
+                                                             if a < offset and start < b])
+                         if plain else self._encode(text))
                 if kind == "answer":
                     marks = [True] * len(piece)
                 else:  # context: trained only with train_on_inputs; its end-of-turn tokens with train_on_eos: all

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Iterable, Mapping
 
+from utilities.special_tokens import encode_plain
+
 # vLLM's V1 model runner keeps at most 1024 allowed ids and 1024 logit-bias entries per request
 # (vllm/v1/worker/gpu/sample/logit_bias.py: MAX_NUM_ALLOWED_TOKEN_IDS, MAX_NUM_LOGIT_BIAS_TOKENS).
 MAX_ALLOWED_TOKEN_IDS = 1024
@@ -103,7 +105,8 @@ class TokenTable:
         return self.ids_whose_text(lambda s: s.strip().lower() == "none")
 
     def encode(self, text: str) -> list[int]:
-        return self.tokenizer.encode(text, add_special_tokens=False)
+        """``text`` as plain text: a special-token string in it ("<|im_end|>") is read as characters."""
+        return encode_plain(self.tokenizer, text)
 
 
 def _as_list(value) -> list[int]:

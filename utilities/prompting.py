@@ -7,11 +7,15 @@ question are byte-identical up to the answer.
 
 :func:`fit_prompt` shortens a prompt that would not fit the context: it keeps the head (the
 instruction) and the end (the options and the answer cue) and cuts the middle.
+
+User text cannot forge chat turns: the chat is encoded by :func:`utilities.special_tokens.encode_chat`,
+which reads a special-token string inside the user's text as the plain text it is.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from utilities.special_tokens import encode_chat, encode_plain
 from utilities.tasks import get_task
 
 SYSTEM_PROMPT = "You are a helpful online shopping assistant. Your task is {label}."
@@ -54,19 +58,14 @@ class FittedPrompt:
     prompt_tokens: int | None = None  # tokens of the user prompt, counted when it had to be shortened
 
 
-def _encode(tokenizer, text: str) -> list[int]:
-    # the chat template already holds every special token the model needs
-    return tokenizer.encode(text, add_special_tokens=False)
-
-
 def fit_prompt(tokenizer, prompt: str, task_type: str, max_tokens: int) -> FittedPrompt:
     """Render ``prompt``; if the chat text exceeds ``max_tokens``, cut the middle of the prompt."""
     text = render(tokenizer, prompt, task_type)
-    ids = _encode(tokenizer, text)
+    ids = encode_chat(tokenizer, messages(prompt, task_type), True, text)
     if len(ids) <= max_tokens:
         return FittedPrompt(text, ids, False)
-    content = _encode(tokenizer, prompt)  # only a prompt that must be cut is encoded on its own
-    overhead = len(ids) - len(content) + len(_encode(tokenizer, CUT_MARKER))
+    content = encode_plain(tokenizer, prompt)  # only a prompt that must be cut is encoded on its own
+    overhead = len(ids) - len(content) + len(encode_plain(tokenizer, CUT_MARKER))
     excess = 0
     for _ in range(8):  # re-encoding the joined text can merge tokens at the seams: retry tighter
         room = max_tokens - overhead - excess
@@ -80,7 +79,7 @@ def fit_prompt(tokenizer, prompt: str, task_type: str, max_tokens: int) -> Fitte
             tokenizer.decode(content[:head]) + CUT_MARKER + tokenizer.decode(content[len(content) - tail:])
         )
         text = render(tokenizer, short, task_type)
-        ids = _encode(tokenizer, text)
+        ids = encode_chat(tokenizer, messages(short, task_type), True, text)
         if len(ids) <= max_tokens:
             return FittedPrompt(text, ids, True, len(content))
         excess += len(ids) - max_tokens + 4

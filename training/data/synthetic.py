@@ -87,6 +87,7 @@ from training.data.sources import (
     SourceData,
 )
 from utilities.decoding import DecodeSpec
+from utilities.special_tokens import encode_chat
 
 METHODS = ("enrich", "reword", "build_task")
 PRODUCT_SOURCES = ("esci", "amazon_m2", "amazon_reviews_2023")
@@ -273,8 +274,8 @@ def render_chat(tokenizer, messages: Sequence[Mapping[str, str]]) -> list[int]:
             f"tokenizer {getattr(tokenizer, 'name_or_path', tokenizer)!r} has no chat template; "
             "synthetic data needs an instruct model's folder"
         )
-    text = tokenizer.apply_chat_template([dict(m) for m in messages], tokenize=False, add_generation_prompt=True)
-    return tokenizer.encode(text, add_special_tokens=False)  # the template holds the special tokens
+    # the template's special tokens parsed; one inside a source text (a review) is read as text
+    return encode_chat(tokenizer, [dict(m) for m in messages], True)
 
 
 # ================================================================================================

@@ -45,19 +45,19 @@ class Cue:
         return f"Cue({self.regex.pattern[:40]!r}..., hints={self.hints[:4]}...)"
 
 
-# A numbered line: optional "(", "[", "（", "#" or "No.", one or two digits, then ")", "]", "）", ".", ":", "、", "．", "："
+# A numbered line: optional "(", "[", "（", "#" or "No.", one to three digits (items 0-999), then ")", "]", "）", ".", ":", "、", "．", "："
 # or a spaced dash. "3.5 mm" is no item; "Size 8: ..." is item 8, which only matters if 1-7 precede it.
 # A label word may come first: "Review 1: ...", "Product 2 - ...", "Option 0. ...".
 _ITEM_LINE = re.compile(
     r"^[ \t]*(?:[^\W\d_]{2,12}[ \t]+|(?!(?:answer|output|result|response)\b)[^\W\d_]{2,12}(?:[ \t]+[^\W\d_]{1,12}){0,2}[ \t]*[:：][ \t]*)?"
-    r"(?:[(\[（]|#|No\.\s?)?(\d{1,2})(?:[)\]）]|[.:：、．](?!\d)|[ \t]+[-–—:：]|(?<=#\d)[ \t]|(?<=#\d\d)[ \t])[ \t]*(.*)$"
+    r"(?:[(\[（]|#|No\.\s?)?(\d{1,3})(?:[)\]）]|[.:：、．](?!\d)|[ \t]+[-–—:：]|(?<=#\d)[ \t]|(?<=#\d\d)[ \t]|(?<=#\d\d\d)[ \t])[ \t]*(.*)$"
 )
 # "1.15.6-inch": an item whose text starts with a digit. Read only when no list was found otherwise,
 # and only as a run of at least three ("3.5 mm" on one line is a measure, not item 3).
-_ITEM_LINE_DIGIT = re.compile(r"^[ \t]*(\d{1,2})\.(\d.*)$")
+_ITEM_LINE_DIGIT = re.compile(r"^[ \t]*(\d{1,3})\.(\d.*)$")
 _MIN_DIGIT_RUN = 3
 # Items inside one line ("Options: 0. red 1. blue 2. green"); used only when no line holds an item.
-_INLINE_ITEM = re.compile(r"(?:^|(?<=\s))[(\[]?(\d{1,2})[.)\]](?!\d)\s+")
+_INLINE_ITEM = re.compile(r"(?:^|(?<=\s))[(\[]?(\d{1,3})[.)\]](?!\d)\s+")
 
 _NUMBER_WORDS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
@@ -446,6 +446,21 @@ def _fields(lines, listed) -> tuple[frozenset[int], tuple[str, ...]]:
     return frozenset(data), tuple(labels)
 
 
+# The router reads at most this much of a prompt, as the answer path does: the model sees at most
+# 3,072 tokens (settings.max_model_len), and the densest of the 2,637 dev and EC-Guide prompts holds
+# 6.2 characters a token (median 4.0): 3,072 x 6.2 = 19,046 characters, so a prompt the model can
+# see whole is read whole. A longer one is read as fit_prompt cuts it: its head and its end.
+READ_MAX_CHARS = 32_768
+READ_HEAD_CHARS = READ_MAX_CHARS // 4  # the instruction; the rest is the end (the list and the answer cue)
+
+
+def readable(prompt: str) -> str:
+    """The part of ``prompt`` the router reads: all of it, or its head and end (``READ_MAX_CHARS``)."""
+    if len(prompt) <= READ_MAX_CHARS:
+        return prompt
+    return prompt[:READ_HEAD_CHARS] + "\n...\n" + prompt[len(prompt) - (READ_MAX_CHARS - READ_HEAD_CHARS):]
+
+
 def analyse(prompt: str) -> PromptInfo:
     """Read a prompt: its numbered list (the last run), instruction text, requested count and scale.
 
@@ -455,6 +470,7 @@ def analyse(prompt: str) -> PromptInfo:
     The fields and the instruction are read when first asked for: a multiple-choice prompt, routed
     by its flag, needs only its list.
     """
+    prompt = readable(prompt)
     text = prompt.replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n")
     items, digit_items = _numbered_lines(lines)
@@ -498,8 +514,8 @@ def indices_in_order(text: str, pool: tuple[int, ...]) -> list[int]:
     single_digits = bool(allowed) and max(allowed) <= 9
     seen: list[int] = []
     for run in re.findall(r"\d+", text if isinstance(text, str) else ""):
-        # a listed number has at most 2 digits; a longer run is never one (and int() of over 4,300
-        # digits raises): read it digit by digit when the list is of single digits, else skip it
+        # a listed number has at most 3 digits (items 0-999); a longer run is never one (and int() of
+        # over 4,300 digits raises): read it digit by digit when the list is of single digits, else skip it
         value = int(run) if len(run) <= 3 else None
         if single_digits and value not in allowed:
             numbers = [int(d) for d in run]

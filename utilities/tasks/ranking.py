@@ -5,12 +5,17 @@ all of them ("rank", "sort ... by relevance", "permutation", "from most to least
 in es/fr/de/it/ja/zh), unless it asks for fewer items than are listed ("rank them and pick the top
 3" is retrieval). The official parser drops the whole answer if any number repeats, so tidy never
 repeats an item and completes a ranking the model stopped early in the listed order.
+
+The answer holds what the parser scores and no more: it keeps only numbers up to 5 and the first
+five of them (``parsers.RANKING_MAX_ITEM``, ``RANKING_LENGTH``), so a list of 99 candidates is
+answered with the model's order of those it can score, and decoding stops after five numbers.
 """
 from __future__ import annotations
 
 import re
 
 from utilities.decoding import DecodeSpec, TokenTable, none_penalty
+from utilities.parsers import RANKING_LENGTH, RANKING_MAX_ITEM
 from utilities.tasks.base import EXPLICIT, NO, STRONG, Cue, PromptInfo, Task, any_match, indices_in_order
 
 NAME = "ranking"
@@ -108,10 +113,18 @@ def candidates(info: PromptInfo) -> tuple[int, ...]:
     return info.options if info.n_candidates >= 2 else DEFAULT_CANDIDATES
 
 
+def scored(order) -> list[int]:
+    """What the parser scores of an order: the numbers up to 5, the first five of them; the first five
+    of the order when none is (a list numbered from 6 up: nothing parses, the answer still reads)."""
+    kept = [c for c in order if c <= RANKING_MAX_ITEM]
+    return (kept or list(order))[:RANKING_LENGTH]
+
+
 def decode_spec(info: PromptInfo, table: TokenTable) -> DecodeSpec:
-    full = ", ".join(str(c) for c in candidates(info))  # "1, 2, 3, 4, 5": the longest tidy answer
+    # "1, 2, 3, 4, 5": the longest answer of as many numbers as the parser reads (5 x 2 digits for 99 candidates)
+    longest = ", ".join(str(c) for c in sorted(candidates(info))[-RANKING_LENGTH:])
     return DecodeSpec(
-        max_new_tokens=len(table.encode(full)) + 1,  # + end of text
+        max_new_tokens=len(table.encode(longest)) + 1,  # + end of text
         allowed_token_ids=(*table.numeric_ids, *table.eos_ids),
         logit_bias=none_penalty(table),
     )
@@ -125,12 +138,13 @@ def read(text: str, info: PromptInfo) -> str:
     if not ranked:
         return ""
     ranked += [c for c in pool if c not in ranked]
-    return ", ".join(map(str, ranked))
+    return ", ".join(map(str, scored(ranked)))
 
 
 def fallback(info: PromptInfo) -> str:
-    """Every candidate once, in the listed order, with the list's own numbers (0-based lists too)."""
-    return ", ".join(map(str, candidates(info)))
+    """Every candidate the parser scores once, in the listed order, with the list's own numbers
+    (0-based lists too)."""
+    return ", ".join(map(str, scored(candidates(info))))
 
 
 TASK = Task(name=NAME, label=LABEL, asks_for=asks_for, decode_spec=decode_spec, read=read, fallback=fallback)
