@@ -262,13 +262,19 @@ def test_ecinstruct_split_comes_from_the_row_or_the_file_name(tmp_path):
     assert stats.skipped == Counter({"not the train split": 2, "no split in the row or the file name": 1})
 
 
-def test_ecinstruct_broken_array_keeps_the_rows_before_the_break(tmp_path):
+def test_ecinstruct_broken_array_keeps_the_rows_before_the_break_and_counts_the_rest_as_lost(tmp_path):
     row = {"task": "Answer_Generation", "instruction": "Answer it.", "input": "{}", "output": "Yes.", "split": "train"}
     text = json.dumps([row, row, row], indent=2)
-    (tmp_path / "train.json").write_text(text[: text.rindex("{")] + '{"task": "Answ')
+    kept = text[: text.rindex("{")]
+    (tmp_path / "train.json").write_text(kept + '{"task": "Answ')
     data, stats = open_source("ecinstruct", tmp_path)
     assert len(data.index.rows_by_task["Answer_Generation"]) == 2
-    assert stats.skipped == Counter({"train.json: broken JSON array after 2 rows (rest of file)": 1})
+    assert stats.skipped == Counter()
+    (lost,) = stats.lost
+    assert lost["file"].endswith("train.json") and lost["lost"] == "rest" and lost["rows_read"] == 2
+    assert lost["error"].startswith("broken JSON array") and lost["line"] == kept.count("\n") + 1
+    after_second_row = kept.rstrip()[:-1].rstrip().rindex("}") + 1  # the bytes after the 2nd row's closing brace
+    assert lost["unread_bytes"] == len((kept + '{"task": "Answ').encode()) - after_second_row
 
 
 # ---- every source: counting, streaming ---------------------------------------------------------------

@@ -145,7 +145,12 @@ def build_data(sources: Path, out: Path, blend: str, limit: int | None, seed: in
         if overwrite:
             shutil.rmtree(out, ignore_errors=True)
         argv = ["build", "--sources", str(sources), "--out", str(out), "--blend", blend, "--seed", str(seed)]
-        return data_main(argv + (["--limit", str(limit)] if limit else []))
+        manifest = data_main(argv + (["--limit", str(limit)] if limit else []))
+        if manifest is not None and not manifest["complete"]:  # never train on a set that lost files unseen
+            from training.data.build import render_losses
+
+            raise RuntimeError(f"the data build lost source files; mend them and run again:\n{render_losses(manifest)}")
+        return manifest
 
     return run
 

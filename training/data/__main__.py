@@ -1,7 +1,13 @@
 """The training-data command line.
 
     python -m training.data list [--all]
-    python -m training.data build --sources DIR --out DIR [--blend NAME] [--only NAME ...] [--limit N] [--seed S] [--enrichment FILE]
+    python -m training.data build --sources DIR --out DIR [--overwrite] [--blend NAME] [--only NAME ...] [--limit N] [--seed S] [--enrichment FILE]
+
+The build writes into a fresh folder beside --out and renames it into place when done; a --out
+that is not empty is refused without --overwrite. Exit status: 0 built and nothing lost; 3 built,
+but a source file (or the rest of one), a source or a dataset was lost: a summary naming each is
+printed to stderr and recorded in the manifest ("complete": false, "lost"); 2 refused (bad
+arguments, a --out that is not empty); 1 a crash (nothing written to --out).
 """
 from __future__ import annotations
 
@@ -10,8 +16,11 @@ import sys
 from pathlib import Path
 
 from training.data.blends import blends, sizes, write_blend
-from training.data.build import build, render_report
+from training.data.build import build, render_losses, render_report
 from training.data.registry import load_builders, summary
+
+EXIT_LOST = 3  # built, but something was lost (manifest "complete": false)
+EXIT_REFUSED = 2  # argparse's status for bad arguments; also a --out that is not empty
 
 
 def cmd_list(show_extra: bool = False) -> None:
@@ -34,7 +43,10 @@ def main(argv: list[str] | None = None) -> dict | None:
     ls.add_argument("--all", action="store_true", help="also the extra datasets (EC-Guide), marked 'extra'")
     b = sub.add_parser("build", help="build datasets (JSON Lines, one file per dataset) and a manifest")
     b.add_argument("--sources", type=Path, required=True, help="folder with one subfolder per source (esci/, mmlu/, ...)")
-    b.add_argument("--out", type=Path, required=True, help="output folder")
+    b.add_argument("--out", type=Path, required=True,
+                   help="output folder: must not exist or be empty (see --overwrite); written whole or not at all")
+    b.add_argument("--overwrite", action="store_true",
+                   help="replace a --out that is not empty (when the new build is complete)")
     b.add_argument("--blend", choices=sorted(blends()), default=None, help="build a named blend's datasets and sizes")
     b.add_argument("--only", nargs="+", default=None, metavar="NAME",
                    help="build only these datasets (seed or extra); without --only/--blend: the 38 seed datasets")
@@ -53,12 +65,27 @@ def main(argv: list[str] | None = None) -> dict | None:
         wanted = {n: wanted.get(n, registry[n].size if n in registry else 0) for n in args.only}
     if args.limit:
         wanted = {n: min(v, args.limit) for n, v in wanted.items()}
-    manifest = build(args.sources, args.out, list(wanted), wanted, seed=args.seed, enrichment=args.enrichment)
+    finish = (lambda folder: write_blend(args.blend, folder, seed=args.seed)) if args.blend else None
+    manifest = build(args.sources, args.out, list(wanted), wanted, seed=args.seed, enrichment=args.enrichment,
+                     overwrite=args.overwrite, finish=finish)
     if args.blend:
-        print(f"blend: {write_blend(args.blend, args.out, seed=args.seed)}")
+        print(f"blend: {args.out / f'blend-{args.blend}.jsonl'}")
     print(render_report(manifest))
+    losses = render_losses(manifest)
+    if losses:
+        print(losses, file=sys.stderr)
     return manifest
 
 
+def run(argv: list[str] | None = None) -> int:
+    """``main`` as a command: its exit status (module docstring)."""
+    try:
+        manifest = main(argv)
+    except FileExistsError as err:  # a --out that is not empty
+        print(f"python -m training.data: error: {err}", file=sys.stderr)
+        return EXIT_REFUSED
+    return EXIT_LOST if manifest is not None and not manifest["complete"] else 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(run())

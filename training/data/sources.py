@@ -4,7 +4,8 @@ heavy records (product texts, review metadata) streamed once for the keys the bu
 Builders sample seeds from ``SourceData.index``, say which keys they need, and the build reads
 those records in one pass over the large file (``SourceData.lookup``): a 1 GB products file is
 never loaded whole. Readers count malformed rows per source in ``ReadStats`` instead of dropping
-them silently or failing.
+them silently or failing, and read every file through ``readers.files.reading``: a file that cannot
+be read (or read to its end) is recorded in ``ReadStats.lost``, named, and costs only itself.
 
 Folder layout under ``--sources DIR`` (the names of the public downloads):
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Hashable, Iterable, Mapping
 
 SOURCES = ("esci", "amazon_m2", "amazon_reviews_2023", "ecinstruct", "mmlu", "alpaca_cleaned", "ecguide")
@@ -27,14 +29,43 @@ SOURCES = ("esci", "amazon_m2", "amazon_reviews_2023", "ecinstruct", "mmlu", "al
 
 @dataclass
 class ReadStats:
-    """Rows read and rows skipped, with a reason each, for one source."""
+    """Rows read and rows skipped, with a reason each, for one source; and the files (or the rests of
+    files) that could not be read, in ``lost`` (``training/data/readers/files.py`` records them)."""
 
     source: str
     rows: int = 0
     skipped: Counter = field(default_factory=Counter)  # reason -> count
+    lost: list[dict] = field(default_factory=list)  # one record per fault: see ``lose``
+    root: Path | None = None  # files are named relative to this folder (the build's --sources)
 
     def skip(self, reason: str) -> None:
         self.skipped[reason] += 1
+
+    def name(self, path) -> str:
+        """``path`` as the manifest names it: relative to ``root`` where it lies below it."""
+        path = Path(path)
+        if self.root is not None:
+            try:
+                return path.relative_to(self.root).as_posix()
+            except ValueError:
+                pass
+        return path.as_posix()
+
+    def lose(self, path, error: str, lost: str = "file", line: int | None = None, rows_read: int = 0,
+             unread_bytes: int | None = None, lines_dropped: int = 0) -> None:
+        """Record a fault of one file: ``lost`` is "file" (nothing of it was read), "rest" (the rows
+        before the fault, ``rows_read``, were kept; the rest, ``unread_bytes`` where known, was not
+        read), "lines" (``lines_dropped`` lines could not be decoded; the others were read) or
+        "source" (the source as a whole failed). ``line``: where the fault is, where known. A file read
+        twice (an index pass, a lookup pass) has its fault recorded once: the first."""
+        record = {"source": self.source, "file": self.name(path), "error": error, "lost": lost, "line": line,
+                  "rows_read": rows_read, "unread_bytes": unread_bytes, "lines_dropped": lines_dropped}
+        if not any(r["file"] == record["file"] and (r["lost"] == "lines") == (lost == "lines") for r in self.lost):
+            self.lost.append(record)
+
+    def has_lost(self, path) -> bool:
+        """Whether a fault of ``path`` (not just lines of it) is recorded."""
+        return any(r["file"] == self.name(path) and r["lost"] != "lines" for r in self.lost)
 
     def as_dict(self) -> dict:
         return {"source": self.source, "rows": self.rows, "skipped": dict(self.skipped)}

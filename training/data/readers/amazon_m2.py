@@ -29,6 +29,11 @@ Quirks: ``price`` is in the locale's currency and some rows carry the placeholde
 (read as ""); many attributes are empty; ``desc`` may be empty or repeat the title. Ids are read as
 strings (an ISBN may start with 0).
 
+A file that cannot be read (empty, truncated parquet, bytes that are not UTF-8 in a CSV, a CSV
+without the columns above) is recorded in ``stats.lost`` (``readers.files``): the rows read before
+the fault are kept and the build goes on; a ground truth that cannot be read leaves its sessions
+without ``next_item``.
+
 Counted as malformed (``stats.skip``), never fatal: ``prev_items`` that is not a bracketed list
 of quoted ids, that numpy shortened with "..." or that holds a non-id, a missing or bad
 ``next_item`` in a file that has the column, an unknown locale, a CSV row with the wrong number of
@@ -42,6 +47,7 @@ import re
 from pathlib import Path
 
 from training.data.readers import rows_with_ids
+from training.data.readers.files import Fault, SourceFile, reading
 from training.data.sources import M2Index, M2Product, M2Session, ReadStats, SourceData
 
 LOCALES = ("DE", "JP", "UK", "ES", "FR", "IT")
@@ -118,11 +124,13 @@ def _open_csv(path: Path, columns: dict, on_invalid):
                                             strings_can_be_null=False))
 
 
-def _header(path: Path) -> list[str]:
+def _header(f: SourceFile) -> list[str]:
+    """The column names: the CSV's first line (a file that is empty or whose first line is not UTF-8 is a fault)."""
     import csv
 
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        return [name.strip() for name in next(csv.reader(f), [])]
+    with f.open() as raw:
+        first = raw.readline().decode("utf-8-sig")
+    return [name.strip() for name in next(csv.reader([first]), [])]
 
 
 def _counting_handler(stats: ReadStats):
@@ -161,42 +169,53 @@ def _offer(stats: ReadStats, sample: _Reservoir, prev, next_item, locale, has_ne
 
 
 def _read_sessions_csv(path: Path, stats: ReadStats, sample: _Reservoir) -> None:
-    header = _header(path)
-    if "prev_items" not in header or "locale" not in header:
-        stats.skip(f"{path.name}: no prev_items or locale column")
-        return
-    has_next = "next_item" in header
-    reader = _open_csv(path, {"prev_items": 0, "next_item": 0, "locale": 0}, _counting_handler(stats))
-    for batch in reader:
-        cols = batch.to_pydict()
-        for prev, nxt, locale in zip(cols["prev_items"], cols["next_item"], cols["locale"]):
-            _offer(stats, sample, prev, nxt, locale.strip(), has_next)
+    with reading(path, stats) as f:  # a fault keeps the sessions read before it
+        header = _header(f)
+        if "prev_items" not in header or "locale" not in header:
+            raise Fault("no prev_items or locale column")
+        has_next = "next_item" in header
+        reader = _open_csv(path, {"prev_items": 0, "next_item": 0, "locale": 0}, _counting_handler(stats))
+        for batch in reader:
+            cols = batch.to_pydict()
+            for prev, nxt, locale in zip(cols["prev_items"], cols["next_item"], cols["locale"]):
+                _offer(stats, sample, prev, nxt, locale.strip(), has_next)
 
 
 def _read_sessions_parquets(folder: Path, stats: ReadStats, sample: _Reservoir) -> None:
-    import pyarrow.parquet as pq
-
     sessions, truths = [], []
+    shape: dict[Path, tuple[list[str], int]] = {}  # column names, rows
     for path in sorted(Path(folder).rglob("*.parquet")):
-        names = pq.ParquetFile(path).schema_arrow.names
-        if "prev_items" in names and "locale" in names:
-            sessions.append(path)
-        elif "next_item" in names:
-            truths.append(path)
-        else:
-            stats.skip(f"{path.name}: neither sessions nor ground truth")
+        with reading(path, stats) as f:
+            pf = f.parquet()
+            names = pf.schema_arrow.names
+            shape[path] = (names, pf.metadata.num_rows)
+            if "prev_items" in names and "locale" in names:
+                sessions.append(path)
+            elif "next_item" in names:
+                truths.append(path)
+            else:
+                stats.skip(f"{path.name}: neither sessions nor ground truth")
+
+    def column(path: Path, name: str) -> list | None:
+        """One column of a parquet file; None when the file fails (recorded in ``stats.lost``)."""
+        values = None
+        with reading(path, stats) as f:
+            values = f.parquet().read(columns=[name]).column(name).to_pylist()
+        return values
+
     pairs: dict[Path, Path] = {}
     for truth in truths:
-        gt_locales = pq.read_table(truth, columns=["locale"]).column("locale").to_pylist() \
-            if "locale" in pq.ParquetFile(truth).schema_arrow.names else None
-        n = pq.ParquetFile(truth).metadata.num_rows
+        names, n = shape[truth]
+        gt_locales = column(truth, "locale") if "locale" in names else None
+        if "locale" in names and gt_locales is None:
+            continue  # the ground truth could not be read: lost
         match = None
         for s in sessions:
-            if s.parent != truth.parent or s in pairs.values() or "next_item" in pq.ParquetFile(s).schema_arrow.names:
+            if s.parent != truth.parent or s in pairs.values() or "next_item" in shape[s][0]:
                 continue
-            if pq.ParquetFile(s).metadata.num_rows != n:
+            if shape[s][1] != n:
                 continue
-            if gt_locales is None or pq.read_table(s, columns=["locale"]).column("locale").to_pylist() == gt_locales:
+            if gt_locales is None or column(s, "locale") == gt_locales:
                 match = s
                 break
         if match is None:
@@ -205,20 +224,20 @@ def _read_sessions_parquets(folder: Path, stats: ReadStats, sample: _Reservoir) 
             pairs[truth] = match
     truth_of = {s: t for t, s in pairs.items()}
     for path in sessions:
-        pf = pq.ParquetFile(path)
-        own_next = "next_item" in pf.schema_arrow.names
-        columns = ["prev_items", "locale"] + (["next_item"] if own_next else [])
-        truth = None  # a ground-truth column: one short id per row, read whole
-        if path in truth_of:
-            truth = pq.read_table(truth_of[path], columns=["next_item"]).column("next_item").to_pylist()
-        offset = 0
-        for batch in pf.iter_batches(batch_size=BATCH_SIZE, columns=columns):
-            cols = batch.to_pydict()
-            nexts = truth[offset:offset + batch.num_rows] if truth is not None else cols.get("next_item")
-            offset += batch.num_rows
-            has_next = nexts is not None
-            for prev, nxt, locale in zip(cols["prev_items"], nexts or [None] * batch.num_rows, cols["locale"]):
-                _offer(stats, sample, prev, nxt, locale, has_next)
+        # a ground truth that cannot be read leaves its sessions without next_item, like test sessions
+        truth = column(truth_of[path], "next_item") if path in truth_of else None
+        with reading(path, stats) as f:  # a fault keeps the sessions read before it
+            pf = f.parquet()
+            own_next = "next_item" in pf.schema_arrow.names
+            columns = ["prev_items", "locale"] + (["next_item"] if own_next else [])
+            offset = 0
+            for batch in pf.iter_batches(batch_size=BATCH_SIZE, columns=columns):
+                cols = batch.to_pydict()
+                nexts = truth[offset:offset + batch.num_rows] if truth is not None else cols.get("next_item")
+                offset += batch.num_rows
+                has_next = nexts is not None
+                for prev, nxt, locale in zip(cols["prev_items"], nexts or [None] * batch.num_rows, cols["locale"]):
+                    _offer(stats, sample, prev, nxt, locale, has_next)
 
 
 def read_sessions(folder: Path, stats: ReadStats, seed: int = 0) -> list[M2Session]:
@@ -237,28 +256,27 @@ def read_product_index(paths: list[Path], stats: ReadStats) -> tuple[dict[str, l
     by_locale: dict[str, list[str]] = {}
     locales_of: dict[str, list[str]] = {}
     for path in paths:
-        header = _header(path)
-        if not {"id", "locale", "title"} <= set(header):
-            stats.skip(f"{path.name}: no id, locale or title column")
-            continue
-        for batch in _open_csv(path, {"id": 0, "locale": 0, "title": 0}, _counting_handler(stats)):
-            cols = batch.to_pydict()
-            for pid, locale, title in zip(cols["id"], cols["locale"], cols["title"]):
-                stats.rows += 1
-                pid, locale = pid.strip(), locale.strip()
-                if not pid:
-                    stats.skip("product without id")
-                elif locale not in LOCALES:
-                    stats.skip("unknown locale")
-                elif not title.strip():
-                    stats.skip("product without title")
-                else:
-                    listed = locales_of.setdefault(pid, [])
-                    if locale in listed:
-                        stats.skip("duplicate (id, locale) row")
-                        continue
-                    listed.append(locale)
-                    by_locale.setdefault(locale, []).append(pid)
+        with reading(path, stats) as f:  # a fault keeps the products read before it
+            if not {"id", "locale", "title"} <= set(_header(f)):
+                raise Fault("no id, locale or title column")
+            for batch in _open_csv(path, {"id": 0, "locale": 0, "title": 0}, _counting_handler(stats)):
+                cols = batch.to_pydict()
+                for pid, locale, title in zip(cols["id"], cols["locale"], cols["title"]):
+                    stats.rows += 1
+                    pid, locale = pid.strip(), locale.strip()
+                    if not pid:
+                        stats.skip("product without id")
+                    elif locale not in LOCALES:
+                        stats.skip("unknown locale")
+                    elif not title.strip():
+                        stats.skip("product without title")
+                    else:
+                        listed = locales_of.setdefault(pid, [])
+                        if locale in listed:
+                            stats.skip("duplicate (id, locale) row")
+                            continue
+                        listed.append(locale)
+                        by_locale.setdefault(locale, []).append(pid)
     return by_locale, {pid: tuple(locs) for pid, locs in locales_of.items()}
 
 
@@ -274,22 +292,25 @@ def read_products(paths: list[Path], keys: set, stats: ReadStats) -> dict[tuple[
     ids = {pid for _, pid in wanted}
     out: dict[tuple[str, str], M2Product] = {}
     for path in paths:
-        columns = [c for c in PRODUCT_COLUMNS if c in _header(path)]
-        if not {"id", "locale", "title"} <= set(columns):
-            continue
-        for batch in _open_csv(path, {c: 0 for c in columns}, lambda row: "skip"):
-            for row in rows_with_ids(batch, "id", ids):
-                key = (row["locale"].strip(), row["id"].strip())
-                title = _clean(row["title"])
-                if key not in wanted or key in out or not title:
-                    continue  # duplicates and rows without a title were counted by the index
-                price = row.get("price", "").strip()
-                out[key] = M2Product(
-                    id=key[1], locale=key[0], title=title, price="" if price == PRICE_PLACEHOLDER else price,
-                    **{c: _clean(row.get(c, "")) for c in ("brand", "color", "size", "model", "material", "author")},
-                    desc=_clean(row.get("desc", "")))
+        with reading(path, stats) as f:  # a fault (recorded once per file) keeps the products found before it
+            columns = [c for c in PRODUCT_COLUMNS if c in _header(f)]
+            if not {"id", "locale", "title"} <= set(columns):
+                continue  # recorded by the index
+            for batch in _open_csv(path, {c: 0 for c in columns}, lambda row: "skip"):
+                for row in rows_with_ids(batch, "id", ids):
+                    key = (row["locale"].strip(), row["id"].strip())
+                    title = _clean(row["title"])
+                    if key not in wanted or key in out or not title:
+                        continue  # duplicates and rows without a title were counted by the index
+                    price = row.get("price", "").strip()
+                    out[key] = M2Product(
+                        id=key[1], locale=key[0], title=title, price="" if price == PRICE_PLACEHOLDER else price,
+                        **{c: _clean(row.get(c, "")) for c in ("brand", "color", "size", "model", "material", "author")},
+                        desc=_clean(row.get("desc", "")))
+    missing = "requested product not read (a products file is lost from there)" \
+        if any(stats.has_lost(path) for path in paths) else "requested product not in the products file"
     for _ in wanted - out.keys():
-        stats.skip("requested product not in the products file")
+        stats.skip(missing)
     return out
 
 

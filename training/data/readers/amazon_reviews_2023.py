@@ -29,17 +29,18 @@ Counted as malformed (``stats.skip``), never fatal: a line that is not JSON or n
 rating missing or outside 1-5, a missing ``parent_asin``, a review with neither title nor text, a
 bad ``timestamp``; in the lookup a requested item whose metadata line is broken or has no title,
 a meta line without ``parent_asin`` that is not JSON, and a requested item without metadata.
+Recorded as lost (``stats.lost``, the file named; ``readers.files``): a file that is empty, not
+gzip or truncated (the lines before the fault are kept), and lines that are not UTF-8 (dropped).
 """
 from __future__ import annotations
 
-import gzip
 import html
 import json
 import random
 import re
 from pathlib import Path
-from typing import IO, Iterator
 
+from training.data.readers.files import reading
 from training.data.sources import ItemMeta, ReadStats, Review, ReviewsIndex, SourceData
 
 # Reviews kept per category file. The four reviews builders emit ~37k rows over all categories
@@ -62,19 +63,6 @@ def category_of(path: Path) -> tuple[str, bool] | None:
                 return stem[len("meta_"):], True
             return stem, False
     return None
-
-
-def open_text(path: Path) -> IO[str]:
-    if path.name.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
-
-
-def lines(path: Path) -> Iterator[str]:
-    with open_text(path) as f:
-        for line in f:
-            if line.strip():
-                yield line
 
 
 def clean_text(value) -> str:
@@ -149,18 +137,19 @@ def sample_reviews(path: Path, category: str, stats: ReadStats, seed: int, cap: 
     cap = REVIEWS_PER_CATEGORY if cap is None else cap
     rng = random.Random(f"{seed}:{category}")
     kept: list[tuple[int, Review]] = []
-    for number, line in enumerate(lines(path)):
-        stats.rows += 1
-        if len(kept) < cap:
-            review = parse_review(line, category, stats)
-            if review is not None:
-                kept.append((number, review))
-            continue
-        j = rng.randrange(number + 1)
-        if j < cap:
-            review = parse_review(line, category, stats)
-            if review is not None:
-                kept[j] = (number, review)
+    with reading(path, stats) as f:  # a fault (truncated gzip) keeps the sample of the lines before it
+        for number, line in enumerate(f.lines()):
+            stats.rows += 1
+            if len(kept) < cap:
+                review = parse_review(line, category, stats)
+                if review is not None:
+                    kept.append((number, review))
+                continue
+            j = rng.randrange(number + 1)
+            if j < cap:
+                review = parse_review(line, category, stats)
+                if review is not None:
+                    kept[j] = (number, review)
     kept.sort(key=lambda pair: pair[0])
     return [review for _, review in kept]
 
@@ -195,33 +184,36 @@ def read_meta(paths: list[tuple[Path, str]], keys: set, stats: ReadStats) -> dic
     for path, category in paths:
         if len(done) == len(wanted):
             break
-        for line in lines(path):
-            stats.rows += 1
-            found = _PARENT.search(line)
-            key = found.group(1) if found else None
-            if key is not None and (key not in wanted or key in done):
-                continue
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                stats.skip("broken meta line of a requested item" if key else "meta line neither JSON nor with parent_asin")
-                if key:
-                    done.add(key)
-                continue
-            parent = obj.get("parent_asin") if isinstance(obj, dict) else None
-            if not isinstance(parent, str) or not parent.strip():
-                stats.skip("meta line without parent_asin")
-                continue
-            if parent.strip() not in wanted or parent.strip() in done:
-                continue
-            done.add(parent.strip())
-            meta = parse_meta(obj, category)
-            if meta is None:
-                stats.skip("meta without title")
-            else:
-                out[meta.parent_asin] = meta
+        with reading(path, stats) as f:
+            for line in f.lines():
+                stats.rows += 1
+                found = _PARENT.search(line)
+                key = found.group(1) if found else None
+                if key is not None and (key not in wanted or key in done):
+                    continue
+                try:
+                    obj = json.loads(line)
+                except ValueError:
+                    stats.skip("broken meta line of a requested item" if key else "meta line neither JSON nor with parent_asin")
+                    if key:
+                        done.add(key)
+                    continue
+                parent = obj.get("parent_asin") if isinstance(obj, dict) else None
+                if not isinstance(parent, str) or not parent.strip():
+                    stats.skip("meta line without parent_asin")
+                    continue
+                if parent.strip() not in wanted or parent.strip() in done:
+                    continue
+                done.add(parent.strip())
+                meta = parse_meta(obj, category)
+                if meta is None:
+                    stats.skip("meta without title")
+                else:
+                    out[meta.parent_asin] = meta
+    missing = "requested item without metadata (a meta file is lost)" \
+        if any(stats.has_lost(path) for path, _ in paths) else "requested item without metadata"
     for _ in wanted - done:
-        stats.skip("requested item without metadata")
+        stats.skip(missing)
     return out
 
 

@@ -17,15 +17,17 @@ would make (1) choose other rows. A held-out prompt is held out with all its ans
 Counted in ``stats`` (reason -> rows), never fatal: a file that is not valid JSON or not a list
 (named), a row ``from_ecguide`` refuses (with its reason), a repeated row, a held-out row. Every
 row read is either in the index or counted: ``stats.rows`` = indexed rows + the skipped rows (every
-reason but the "file ..." ones, which count files).
+reason but the "file ..." ones, which count files). Those files are also recorded in ``stats.lost``
+with their fault (``readers.files``), as every source's unreadable files are.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from training.data.readers.files import Fault, reading as reading_file
 from training.data.sources import ECGuideIndex, ReadStats, SourceData
-from utilities.suites import PER_STRATUM, SUITES, Reading, iter_ecguide, select_validation
+from utilities.suites import PER_STRATUM, SUITES, Reading, ecguide_files, iter_ecguide, select_validation
 
 VALIDATION_FILE = SUITES["ecguide"]
 HELD_OUT = "held out: in the EC-Guide validation suite"
@@ -47,6 +49,23 @@ def shipped_prompts(path: Path | None = VALIDATION_FILE) -> set[str]:
     return prompts
 
 
+def record_lost_files(folder: Path, reading: Reading, stats: ReadStats) -> None:
+    """The files ``iter_ecguide`` could not use ("file <name>: ..." in ``reading.skipped``), recorded in
+    ``stats.lost`` with the fault ``readers.files`` finds in each (the line of a JSON error, bytes
+    that are not UTF-8, an empty file)."""
+    names = {reason[len("file "):].partition(": ")[0] for reason in reading.skipped if reason.startswith("file ")}
+    for path, _ in ecguide_files(folder):
+        if path.name not in names:
+            continue
+        with reading_file(path, stats) as f:
+            try:
+                data = json.loads(f.text())
+            except ValueError as err:
+                raise Fault(f"not valid JSON: {err}", getattr(err, "lineno", None)) from None
+            if not isinstance(data, list):
+                raise Fault("not a JSON list of rows")
+
+
 def read_index(folder: Path, stats: ReadStats, per_stratum: int = PER_STRATUM,
                shipped: Path | None = VALIDATION_FILE) -> ECGuideIndex:
     """The training rows of ``folder`` by task_name: every usable row except the held-out ones."""
@@ -55,6 +74,7 @@ def read_index(folder: Path, stats: ReadStats, per_stratum: int = PER_STRATUM,
     held = {c.row["input_field"] for c in select_validation(converted, per_stratum)} | shipped_prompts(shipped)
     stats.rows += reading.rows_read
     stats.skipped.update(reading.skipped)
+    record_lost_files(folder, reading, stats)
     repeated = reading.quirks["repeated row (same prompt and answer) read once"]
     if repeated:
         stats.skipped[REPEATED] += repeated

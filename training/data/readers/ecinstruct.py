@@ -1,8 +1,8 @@
 """ECInstruct (NingLab/ECInstruct on Hugging Face, the eCeLLM paper's data; CC BY 4.0).
 
 Files: ``train.json`` (330 MB in later revisions), ``validation.json``, ``test.json`` (earlier:
-``test_IND.json``, ``test_OOD.json``), each either one JSON array (streamed with ``ijson``, never
-loaded whole) or JSON Lines (what ``datasets``' ``to_json`` writes); ``*.json`` and ``*.jsonl`` are read.
+``test_IND.json``, ``test_OOD.json``), each either one JSON array (streamed, never loaded whole:
+``readers.files``) or JSON Lines (what ``datasets``' ``to_json`` writes); ``*.json`` and ``*.jsonl`` are read.
 
 Rows: ``task, instruction, input, options, output, split (train|val|test), setting`` (e.g.
 ``IND_Diverse_Instruction``, ``OOD_Single_Instruction``) and ``few_shot_example``. Only train rows
@@ -29,9 +29,12 @@ Answer_Generation. Task names keep the dataset's typos: "Product_Relation_Predic
 "Product_Substitue_Identification".
 
 Counted as malformed (``stats.skip``), never fatal: a line or element that is not a JSON object, a
-broken JSON array (the rest of that file), a missing task, instruction or output, options that are
+missing task, instruction or output, options that are
 neither JSON nor a Python list or not a list, an input that looks like a JSON object but does not
-parse; rows of another split are counted as "not the train split".
+parse; rows of another split are counted as "not the train split". Recorded as lost
+(``stats.lost``, the file named): a broken or truncated JSON array (the rows before the break are
+kept; the record gives the line of the break and the bytes after the last whole row), an empty
+file, JSON Lines that are not UTF-8 (those lines).
 """
 from __future__ import annotations
 
@@ -41,6 +44,7 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
+from training.data.readers.files import reading
 from training.data.sources import ECInstructIndex, ECInstructRow, ReadStats, SourceData
 
 TASKS = (
@@ -62,24 +66,16 @@ def split_of_file(path: Path) -> str | None:
 
 
 def _items(path: Path, stats: ReadStats) -> Iterator[object]:
-    """The rows of one file: a JSON array (streamed) or JSON Lines."""
-    import ijson
-
-    with open(path, "rb") as f:
-        head = f.read(4096).lstrip()
-        f.seek(0)
-        if head.startswith(b"["):
-            count = 0
-            try:
-                for item in ijson.items(f, "item", use_float=True):
-                    count += 1
-                    yield item
-            except ijson.JSONError:
-                stats.skip(f"{path.name}: broken JSON array after {count} rows (rest of file)")
+    """The rows of one file: a JSON array (streamed) or JSON Lines. A fault of the file (a broken or
+    truncated array, bytes that are not UTF-8, an empty file) is recorded in ``stats.lost`` with what
+    it cost (``readers.files``); the rows before it are kept."""
+    with reading(path, stats) as f:
+        with f.open() as raw:
+            is_array = raw.read(4096).lstrip().startswith(b"[")
+        if is_array:
+            yield from f.json_array()
             return
-        for line in f:
-            if not line.strip():
-                continue
+        for line in f.lines():
             try:
                 yield json.loads(line)
             except ValueError:

@@ -28,6 +28,9 @@ Quirks:
 - many judged products are missing from the products file (a left join in the official code);
   the lookup simply has no entry for them (counted as "requested product not in the products file").
 
+A file that cannot be read (empty, truncated, not parquet, without the columns above) is recorded
+in ``stats.lost`` (``readers.files``): the rows read before the fault are kept, the build goes on.
+
 Counted as malformed (``stats.skip``), never fatal: unknown ``esci_label`` or ``product_locale``,
 missing ``product_id`` or ``query_id``, an empty query, a (query, product) pair judged twice, a
 ``query_id`` seen with another locale; in the lookup a product without a title and a duplicate
@@ -40,6 +43,7 @@ import re
 from pathlib import Path
 
 from training.data.readers import rows_with_ids
+from training.data.readers.files import Fault, SourceFile, reading
 from training.data.sources import ESCI_RELEVANCE, EsciIndex, EsciProduct, EsciQuery, ReadStats, SourceData
 
 EXAMPLES = "shopping_queries_dataset_examples.parquet"
@@ -98,16 +102,21 @@ def _query_id(value):
 
 
 def read_index(path: Path, stats: ReadStats) -> EsciIndex:
-    import pyarrow.parquet as pq
+    """The queries of the examples file; a fault of the file keeps the queries of the rows before it
+    (recorded in ``stats.lost``)."""
+    groups: dict[int, list] = {}  # query_id -> [query, locale, split, [(product id, label), ...]]
+    with reading(path, stats) as f:
+        _read_examples(f, stats, groups)
+    return _index(groups, stats)
 
-    pf = pq.ParquetFile(path, buffer_size=READ_BUFFER)
+
+def _read_examples(f: SourceFile, stats: ReadStats, groups: dict[int, list]) -> None:
+    pf = f.parquet(buffer_size=READ_BUFFER)
     names = set(pf.schema_arrow.names)
     missing = set(EXAMPLE_COLUMNS) - {"split"} - names
     if missing:
-        stats.skip(f"{path.name}: no column {sorted(missing)}")
-        return EsciIndex([], {})
+        raise Fault(f"no column {sorted(missing)}")
     columns = [c for c in EXAMPLE_COLUMNS if c in names]
-    groups: dict[int, list] = {}  # query_id -> [query, locale, split, [(product id, label), ...]]
     for batch in pf.iter_batches(batch_size=EXAMPLE_BATCH_SIZE, columns=columns):
         cols = batch.to_pydict()
         splits = cols.get("split") or ["train"] * batch.num_rows
@@ -135,6 +144,9 @@ def read_index(path: Path, stats: ReadStats) -> EsciIndex:
                     stats.skip("query_id seen with another locale")
                     continue
                 group[3].append((pid, label))
+
+
+def _index(groups: dict[int, list], stats: ReadStats) -> EsciIndex:
     queries: list[EsciQuery] = []
     by_locale: dict[str, dict[str, None]] = {loc: {} for loc in LOCALES}
     for qid, group in groups.items():
@@ -155,23 +167,30 @@ def read_index(path: Path, stats: ReadStats) -> EsciIndex:
 
 def read_products(path: Path | None, keys: set, stats: ReadStats) -> dict[tuple[str, str], EsciProduct]:
     """The products of ``keys`` ((locale, product_id) pairs), in one streaming pass over the file."""
-    import pyarrow.parquet as pq
-
     wanted = {k for k in keys if isinstance(k, tuple) and len(k) == 2}
     if not wanted:
         return {}
     if path is None:
         stats.skip(f"no {PRODUCTS}")
         return {}
-    pf = pq.ParquetFile(path, buffer_size=READ_BUFFER)
-    names = set(pf.schema_arrow.names)
-    if not {"product_id", "product_locale", "product_title"} <= names:
-        stats.skip(f"{path.name}: no product_id, product_locale or product_title column")
-        return {}
-    columns = [c for c in PRODUCT_COLUMNS if c in names]
-    ids = {pid for _, pid in wanted}
     out: dict[tuple[str, str], EsciProduct] = {}
     seen: set = set()
+    with reading(path, stats) as f:  # a fault keeps the products found before it
+        _read_products(f, wanted, stats, out, seen)
+    missing = "requested product not read (the products file is lost from there)" if stats.has_lost(path) \
+        else "requested product not in the products file"
+    for _ in wanted - seen:
+        stats.skip(missing)
+    return out
+
+
+def _read_products(f: SourceFile, wanted: set, stats: ReadStats, out: dict, seen: set) -> None:
+    pf = f.parquet(buffer_size=READ_BUFFER)
+    names = set(pf.schema_arrow.names)
+    if not {"product_id", "product_locale", "product_title"} <= names:
+        raise Fault("no product_id, product_locale or product_title column")
+    columns = [c for c in PRODUCT_COLUMNS if c in names]
+    ids = {pid for _, pid in wanted}
     for batch in pf.iter_batches(batch_size=BATCH_SIZE, columns=columns):
         stats.rows += batch.num_rows
         for row in rows_with_ids(batch, "product_id", ids):
@@ -191,9 +210,6 @@ def read_products(path: Path | None, keys: set, stats: ReadStats) -> dict[tuple[
                 description=clean_text(row.get("product_description"))[:KEEP_DESCRIPTION],
                 bullet_points=tuple(b[:KEEP_BULLET] for b in bullet_points(row.get("product_bullet_point"))),
                 brand=clean_text(row.get("product_brand")), color=clean_text(row.get("product_color")))
-    for _ in wanted - seen:
-        stats.skip("requested product not in the products file")
-    return out
 
 
 def open_source(folder: Path, stats: ReadStats, seed: int = 0) -> SourceData:

@@ -7,7 +7,10 @@
 - CSV, the original ``hendrycks/test`` files ``<subject>_<split>.csv``: no header, question, four
   choices, and the answer as a letter A-D. Re-headed copies (``question,choice0..3,answer`` with an
   int answer, as some repositories ship) are read too.
-Rows without four non-empty choices or with an answer out of range are counted as malformed.
+Rows without four non-empty choices or with an answer out of range are counted as malformed. A
+file that cannot be read (truncated parquet, empty, not UTF-8 from some line on, a parquet without
+the question columns) is recorded in ``stats.lost`` (``readers.files``); the questions before the
+fault are kept.
 A whole ``cais/mmlu`` snapshot holds every question twice (``all/`` and the subject's own folder;
 the auxiliary train set in ``all/`` and in ``auxiliary_train/``): a question already read (same
 text, choices and answer) is counted as a duplicate and kept once.
@@ -15,9 +18,11 @@ text, choices and answer) is counted as a duplicate and kept once.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from pathlib import Path
 
+from training.data.readers.files import Fault, SourceFile, reading
 from training.data.sources import MMLUIndex, MMLUQuestion, ReadStats, SourceData
 
 SPLITS = ("auxiliary_train", "validation", "test", "dev", "val", "train")
@@ -51,54 +56,49 @@ def _question(stats: ReadStats, question, subject, choices, answer, split) -> MM
     return None
 
 
-def _parquet(path: Path, stats: ReadStats) -> list[MMLUQuestion]:
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(path)
+def _parquet(f: SourceFile, stats: ReadStats, out: list[MMLUQuestion]) -> None:
+    path = f.path
+    table = f.parquet().read()
     if table.column_names == ["train"]:  # the standalone auxiliary_train config: one struct column
         struct = table.column("train").combine_chunks()
         rows = zip(*(struct.field(k).to_pylist() for k in ("question", "subject", "choices", "answer")))
     else:
         missing = {"question", "choices", "answer"} - set(table.column_names)
         if missing:
-            stats.skip(f"{path.name}: no column {sorted(missing)}")
-            return []
+            raise Fault(f"no column {sorted(missing)}")
         subjects = table.column("subject").to_pylist() if "subject" in table.column_names else [""] * table.num_rows
         rows = zip(table.column("question").to_pylist(), subjects, table.column("choices").to_pylist(),
                    table.column("answer").to_pylist())
     split = _split_of(path)
-    return [q for q in (_question(stats, *row, split) for row in rows) if q]
+    out.extend(q for q in (_question(stats, *row, split) for row in rows) if q)
 
 
-def _csv(path: Path, stats: ReadStats) -> list[MMLUQuestion]:
+def _csv(f: SourceFile, stats: ReadStats, out: list[MMLUQuestion]) -> None:
+    path = f.path
     subject = re.sub(r"_(dev|val|test|auxiliary_train)$", "", path.stem)
     split = _split_of(path)
-    out = []
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.reader(f)
-        for i, row in enumerate(reader):
-            if i == 0 and [c.strip().lower() for c in row[:2]] == ["question", "choice0"]:
-                continue  # a re-headed copy
-            if len(row) != 6:
-                stats.rows += 1
-                stats.skip("a CSV row without 6 fields")
-                continue
-            q = _question(stats, row[0], subject, row[1:5], row[5], split)
-            if q:
-                out.append(q)
-    return out
+    reader = csv.reader(io.StringIO(f.text(), newline=""))  # text() stops before bytes that are not UTF-8
+    for i, row in enumerate(reader):
+        if i == 0 and [c.strip().lower() for c in row[:2]] == ["question", "choice0"]:
+            continue  # a re-headed copy
+        if len(row) != 6:
+            stats.rows += 1
+            stats.skip("a CSV row without 6 fields")
+            continue
+        q = _question(stats, row[0], subject, row[1:5], row[5], split)
+        if q:
+            out.append(q)
 
 
 def open_source(folder: Path, stats: ReadStats, seed: int = 0) -> SourceData:
     questions: list[MMLUQuestion] = []
     seen: set[tuple] = set()
     for path in sorted(Path(folder).rglob("*")):
-        if path.suffix == ".parquet":
-            read = _parquet(path, stats)
-        elif path.suffix == ".csv":
-            read = _csv(path, stats)
-        else:
+        if path.suffix not in (".parquet", ".csv"):
             continue
+        read: list[MMLUQuestion] = []
+        with reading(path, stats) as f:  # a fault keeps the questions read before it
+            (_parquet if path.suffix == ".parquet" else _csv)(f, stats, read)
         for q in read:
             key = (q.question, q.choices, q.answer)
             if key in seen:
