@@ -31,6 +31,31 @@ metric; the file's stem is the task name) and converted row by row by ``utilitie
 Run folder (``--out``, default runs/latest; a new run replaces these files of an earlier one, other
 files stay): run.json (what was asked: data, track, limit, batch size, model), records.jsonl (one
 line per answered question, appended per batch), report.json, report.md, scores.png.
+
+Nothing sinks a run:
+- The data is checked whole, in one streamed pass, before the model loads (``read_data``): every row's
+  fields, task type, metric, track, and its truth against its metric's type (``check_row``;
+  ``utilities.metrics.check_truth``: accuracy an option number 0-9, hit rate@3 distinct candidate
+  numbers, ndcg finite relevances >= 0, micro f1 a list of strings, the text metrics non-empty text).
+  Every problem is one line ``file:line: what is wrong`` (the first 20 shown, all counted), including
+  a line that is not UTF-8 (``file:line: not UTF-8 (byte 0xe9 at column 21)``). JSON Lines are read
+  line by line and only a small entry per row is kept; the selected rows are read again afterwards
+  (a 100,000-row file: benchmarks/evaluator_memory.py). A JSON array is read whole.
+- One rule for numbers written otherwise: where a truth needs a number, a string of ASCII digits is
+  read as that whole number ("3" -> 3) and a float without fraction as an int (3.0 -> 3); every
+  conversion is counted in a warning and in report.json (``truth_conversions``). Any other string, a
+  boolean, NaN or an infinity there is refused at load, never scored 0.
+- After answering, a run always writes report.json and exits 0. The answers are in records.jsonl
+  before anything is scored; an answer the parser cannot read scores 0 (``parse_error`` in its record,
+  ``unreadable_answers`` in its task); a task whose metric fails gets ``score: null`` and ``error``
+  (listed in ``scoring_errors``), and the tracks and overall score that would include it are null;
+  ``--resume RUN`` re-scores the recorded answers without loading the model.
+- report.json, compare.json and run.json are strict JSON: NaN and infinities are written as null.
+
+Exit status: 0 a report was written (or a comparison); 2 refused before the model loads (arguments,
+data, a run folder that cannot be resumed, a metric that cannot be computed here); 130 interrupted
+(Ctrl-C; ``--resume`` continues). A model that fails while loading or answering stops the run with
+its traceback (status 1); the finished batches are in records.jsonl and ``--resume`` continues.
 """
 from __future__ import annotations
 
@@ -38,7 +63,9 @@ import argparse
 import hashlib
 import json
 import logging
+import math
 import os
+import re
 import shlex
 import statistics
 import sys
@@ -54,9 +81,11 @@ REPO = Path(__file__).resolve().parent
 sys.path.insert(0, str(REPO))
 
 from utilities.evaluation_stats import (  # noqa: E402
-    NoSharedQuestions, bootstrap, group_by_task, natural_key, paired_bootstrap, question_keys, task_rows,
+    NoSharedQuestions, bootstrap, group_by_task, natural_key, paired_bootstrap, question_key, question_keys, task_rows,
 )
-from utilities.metrics import METRICS, MissingModelError, load_multilingual_model, score_task  # noqa: E402
+from utilities.metrics import (  # noqa: E402
+    METRICS, MissingModelError, TruthError, check_available, check_truth, load_multilingual_model, score_task,
+)
 from utilities.parsers import parse  # noqa: E402
 from utilities.suites import SUITES  # noqa: E402
 from utilities.tasks import TASK_TYPES  # noqa: E402
@@ -103,28 +132,327 @@ class RunError(ValueError):
     """A run folder that cannot be resumed or compared; the message says why and what to do."""
 
 
-# ---- data ---------------------------------------------------------------------------------------
+# ---- data: checked in one streamed pass before the model loads ----------------------------------
 
-def _read_json_rows(path: Path) -> tuple[bool, list[tuple[int, object]]]:
-    """(is a JSON array, [(line or 1-based row number, value)])."""
+MAX_PROBLEMS_SHOWN = 20  # a file with more problems shows the first 20 and counts the rest
+BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark at the start of a file is skipped
+_SHARED_FIELDS = ("task_name", "task_type", "metric", "track")  # repeated on every row: interned
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+# A lone surrogate can only come from a "\ud800"-"\udfff" escape (UTF-8 text cannot hold one): rows
+# whose JSON text has no such escape skip the (slower) check of every string.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+class _RowProblem(ValueError):
+    """What is wrong with one row (the caller adds the file and line)."""
+
+
+class Problems:
+    """The problems found in one data file: all counted, the first MAX_PROBLEMS_SHOWN kept, one line each."""
+
+    def __init__(self, path: Path):
+        self.path, self.lines, self.count = path, [], 0
+
+    def add(self, where, message: str) -> None:
+        self.count += 1
+        if len(self.lines) < MAX_PROBLEMS_SHOWN:
+            self.lines.append(f"{self.path}:{where}: {message}")
+
+    def check(self) -> None:
+        if self.count == 1:
+            raise DataError(self.lines[0])
+        if self.count:
+            more = self.count - len(self.lines)
+            raise DataError(f"{self.path}: {self.count} rows cannot be scored; nothing was answered. Fix them and run "
+                            "again:\n" + "\n".join(self.lines) + (f"\n... and {more} more" if more else ""))
+
+
+def _not_utf8(raw: bytes, err: UnicodeDecodeError, skipped: int = 0) -> str:
+    return (f"not UTF-8 (byte 0x{raw[err.start]:02x} at column {skipped + err.start + 1}); "
+            "save the file as UTF-8")
+
+
+def _valid_unicode(value) -> bool:
+    """False when a string in `value` holds a lone surrogate ("\\ud800" in JSON): it cannot be written out."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, list):
+        return all(map(_valid_unicode, value))
+    if isinstance(value, dict):
+        return all(_valid_unicode(k) and _valid_unicode(v) for k, v in value.items())
+    return True
+
+
+def check_row(row, text: str | None = None) -> tuple[dict, list[str]]:
+    """(the row as scored, the truth conversions applied), or _RowProblem saying what is wrong.
+
+    Checks what answering and scoring need: the fields, their types, a known task type, metric and
+    track, a task type whose parsed answers the metric scores, the truth against its metric's type
+    (``utilities.metrics.check_truth``, with its one rule for numbers written as strings), and that no
+    string holds a lone surrogate (checked only when ``text``, the row's JSON, is None or has an escape
+    that can write one)."""
+    if not isinstance(row, dict):
+        raise _RowProblem(f"a row must be a JSON object, got {type(row).__name__}")
+    missing = [k for k in REQUIRED_FIELDS if k not in row]
+    if missing:
+        raise _RowProblem(f"no {', '.join(missing)}. Scoring needs {', '.join(REQUIRED_FIELDS)} "
+                          "(a test file with only input_field and is_multiple_choice can be answered, not scored)")
+    if not isinstance(row["input_field"], str):
+        raise _RowProblem(f"input_field must be the prompt (a string), got {type(row['input_field']).__name__}")
+    if not isinstance(row["task_name"], str) or not row["task_name"].strip():
+        raise _RowProblem(f"task_name must be a non-empty string, got {row['task_name']!r}")
+    for name in ("task_type", "metric", "track"):
+        if not isinstance(row[name], str):
+            raise _RowProblem(f"{name} must be a string, got {row[name]!r}"[:200])
+    task_type, metric = row["task_type"], row["metric"]
+    if task_type not in TASK_TYPES:
+        raise _RowProblem(f"unknown task_type {task_type!r}; one of {', '.join(TASK_TYPES)}")
+    if metric not in METRICS:
+        raise _RowProblem(f"unknown metric {metric!r}; one of {', '.join(METRICS)}")
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        track_of(row["track"])
+    except KeyError as err:
+        raise _RowProblem(err.args[0]) from None
+    scores = METRICS[metric].task_types
+    if scores and task_type not in scores:
+        raise _RowProblem(f"metric {metric!r} scores the parsed answers of {' / '.join(scores)} questions, not of "
+                          f"{task_type} questions (every answer would score 0)")
+    try:
+        truth, conversions = check_truth(metric, row["output_field"])
+    except TruthError as err:
+        raise _RowProblem(f"output_field: {err}") from None
+    try:
+        valid = not (text is None or _SURROGATE_ESCAPE.search(text)) or _valid_unicode(row)
+    except RecursionError:
+        raise _RowProblem("nested too deeply") from None
+    if not valid:
+        raise _RowProblem("a string holds a lone surrogate (a \\ud800-\\udfff escape), which is not text")
+    checked = {sys.intern(k): v for k, v in row.items()}  # one copy of each key and repeated value per run
+    for name in _SHARED_FIELDS:
+        checked[name] = sys.intern(checked[name])
+    checked["output_field"] = truth
+    return checked, conversions
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """What the checking pass keeps of one usable row: where to find it, what selection needs, its key."""
+
+    number: int  # its line (JSON Lines: the line; JSON array: the line where the row starts)
+    offset: int  # JSON Lines: byte offset of the line; JSON array: index into DataFile.held
+    task_name: str
+    track: str
+    key: str  # utilities.evaluation_stats.question_key
+
+
+class _Keys:
+    """question_keys one row at a time, remembering only a digest of each (task_name, prompt) pair."""
+
+    def __init__(self):
+        self.seen: Counter = Counter()
+
+    def __call__(self, row: dict) -> str:
+        pair = hashlib.sha256(f"{row['task_name']}\x00{row['input_field']}".encode("utf-8")).digest()
+        key = question_key(row["task_name"], row["input_field"], self.seen[pair])
+        self.seen[pair] += 1
+        return key
+
+
+@dataclass
+class DataFile:
+    """A data file that passed the check: one Entry per usable row; `rows(indices)` reads the rows."""
+
+    path: Path
+    entries: list[Entry]
+    conversions: dict[str, list[int]]  # conversion rule -> the lines it was applied on
+    held: list[dict] | None = None  # JSON array: the checked rows (read whole); JSON Lines: None
+    stamp: tuple[int, int] | None = None  # JSON Lines: (size, mtime_ns) when checked
+
+    @property
+    def keys(self) -> list[str]:
+        return [e.key for e in self.entries]
+
+    def rows(self, indices) -> list[dict]:
+        """The checked rows at `indices` (into `entries`); JSON Lines are read again, line by line, so
+        only the selected rows are ever held."""
+        if self.held is not None:
+            return [self.held[self.entries[i].offset] for i in indices]
+        if _stamp(self.path) != self.stamp:
+            raise DataError(f"{self.path}: the file changed after it was checked; run again")
+        out = []
+        with open(self.path, "rb") as f:
+            for i in indices:
+                entry = self.entries[i]
+                f.seek(entry.offset)
+                raw = f.readline()
+                try:
+                    text = _line_text(raw, entry.offset == 0)
+                    row, _ = check_row(json.loads(text), text)
+                except (ValueError, UnicodeDecodeError) as err:
+                    raise DataError(f"{self.path}:{entry.number}: changed after it was checked ({err}); run again") \
+                        from None
+                out.append(row)
+        return out
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_size, st.st_mtime_ns
+
+
+def _line_text(raw: bytes, first: bool) -> str:
+    return (raw[len(BOM):] if first and raw.startswith(BOM) else raw).decode("utf-8")
+
+
+def _starts_with_bracket(path: Path) -> bool:
+    """Whether the file's first non-blank character is "[" (one JSON array) rather than a JSON Lines row."""
+    with open(path, "rb") as f:
+        start = True
+        while chunk := f.read(1 << 16):
+            if start and chunk.startswith(BOM):
+                chunk = chunk[len(BOM):]
+            start = False
+            text = chunk.lstrip(b" \t\r\n")
+            if text:
+                return text[:1] == b"["
+    return False
+
+
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _scan_lines(path: Path, problems: Problems, entries: list[Entry], conversions: dict) -> None:
+    """The checking pass over a JSON Lines file: streamed line by line; keeps an Entry per good row."""
+    keys = _Keys()
+    with open(path, "rb") as f:
+        if f.read(2) in UTF16_BOMS:
+            raise DataError(f"{path}:1: not UTF-8 (it starts with a UTF-16 byte order mark); save the file as UTF-8")
+        f.seek(0)
+        offset = 0
+        for number, raw in enumerate(f, start=1):
+            start, offset = offset, offset + len(raw)
+            try:
+                text = _line_text(raw, number == 1)
+            except UnicodeDecodeError as err:
+                skipped = len(BOM) if number == 1 and raw.startswith(BOM) else 0
+                problems.add(number, _not_utf8(raw[skipped:], err, skipped))
+                continue
+            if not text.strip():
+                continue
+            try:
+                row, notes = check_row(json.loads(text), text)
+            except json.JSONDecodeError as err:
+                problems.add(number, f"not a JSON object ({err.msg}, column {err.colno})")
+                continue
+            except RecursionError:
+                problems.add(number, "not a JSON object (nested too deeply)")
+                continue
+            except _RowProblem as err:
+                problems.add(number, str(err))
+                continue
+            for note in notes:
+                conversions[note].append(number)
+            entries.append(Entry(number, start, row["task_name"], row["track"], keys(row)))
+
+
+def _array_items(text: str, path: Path) -> list[tuple[int, object]]:
+    """(line where it starts, value) of every item of the JSON array `text`, or DataError at the line."""
+    decoder = json.JSONDecoder()
+    pos = _JSON_SPACE.match(text, 0).end() + 1  # after "["
+    out: list[tuple[int, object]] = []
+    line, counted = 1, 0
+    pos = _JSON_SPACE.match(text, pos).end()
+    if text.startswith("]", pos):
+        pos += 1
+    else:
+        while True:
+            line, counted = line + text.count("\n", counted, pos), pos
+            try:
+                value, pos = decoder.raw_decode(text, pos)
+            except json.JSONDecodeError as err:
+                raise DataError(f"{path}:{err.lineno}: not a JSON array ({err.msg}, column {err.colno})") from None
+            except RecursionError:
+                raise DataError(f"{path}:{line}: not a JSON array (row {len(out) + 1} is nested too deeply)") from None
+            out.append((line, value))
+            pos = _JSON_SPACE.match(text, pos).end()
+            if text.startswith(",", pos):
+                pos = _JSON_SPACE.match(text, pos + 1).end()
+                continue
+            if text.startswith("]", pos):
+                pos += 1
+                break
+            where = line + text.count("\n", counted, pos)
+            raise DataError(f"{path}:{where}: not a JSON array (expected ',' or ']' after row {len(out)})")
+    if _JSON_SPACE.match(text, pos).end() != len(text):
+        line = 1 + text.count("\n", 0, pos)
+        raise DataError(f"{path}:{line}: not a JSON array (text after its closing ']')")
+    return out
+
+
+def _read_array(path: Path, problems: Problems, entries: list[Entry], conversions: dict) -> list[dict]:
+    """One JSON array, read whole (EC-Guide's published files are such arrays): its checked rows."""
+    raw = path.read_bytes()
+    if raw[:2] in UTF16_BOMS:
+        raise DataError(f"{path}:1: not UTF-8 (it starts with a UTF-16 byte order mark); save the file as UTF-8")
+    skipped = len(BOM) if raw.startswith(BOM) else 0
+    try:
+        text = raw[skipped:].decode("utf-8")
+    except UnicodeDecodeError as err:
+        at = skipped + err.start
+        line_start = raw.rfind(b"\n", 0, at) + 1
+        column, line = at - line_start + 1, raw.count(b"\n", 0, at) + 1
+        raise DataError(f"{path}:{line}: not UTF-8 (byte 0x{raw[at]:02x} at column {column}); "
+                        "save the file as UTF-8") from None
+    del raw
+    items = _array_items(text, path)
+    may_hold_surrogates = bool(_SURROGATE_ESCAPE.search(text))
+    del text
+    numbered = [(n, value) for n, (_, value) in enumerate(items, start=1)]
+    line_of = {n: line for n, (line, _) in enumerate(items, start=1)}
+    del items
+    if is_ecguide_file(True, numbered):
+        numbered = _from_ecguide(path, numbered)
+    held, keys = [], _Keys()
+    for number, value in numbered:
+        where = f"{line_of[number]}: row {number}"
+        try:
+            row, notes = check_row(value, None if may_hold_surrogates else "")  # None: check every string
+        except _RowProblem as err:
+            problems.add(where, str(err))
+            continue
+        for note in notes:
+            conversions[note].append(line_of[number])
+        entries.append(Entry(line_of[number], len(held), row["task_name"], row["track"], keys(row)))
+        held.append(row)
+    return held
+
+
+def read_data(path: Path) -> DataFile:
+    """Check every row of a data file in one pass, before any model loads; DataError lists the problems.
+
+    JSON Lines are streamed (one line in memory at a time) and only an Entry per row is kept; the rows
+    a run selects are read again by ``DataFile.rows``. A JSON array is read whole. Every problem is
+    one line ``file:line: what is wrong`` (the first MAX_PROBLEMS_SHOWN are shown, all are counted): a
+    line that is not UTF-8 (its first bad byte and column), not JSON, a row missing a field, of an
+    unknown task type, metric or track, or whose truth its metric cannot score (``check_row``).
+    """
+    path = Path(path)
+    problems, entries, conversions = Problems(path), [], defaultdict(list)
+    try:
+        if _starts_with_bracket(path):
+            held = _read_array(path, problems, entries, conversions)
+            stamp = None
+        else:
+            held, stamp = None, _stamp(path)
+            _scan_lines(path, problems, entries, conversions)
     except OSError as err:
         raise DataError(f"{path}: cannot be read ({err.strerror or err})") from None
-    if text.lstrip().startswith("["):
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{path}: not a JSON array ({err.msg}, line {err.lineno})") from None
-        return True, list(enumerate(value, start=1))
-    numbered = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            try:
-                numbered.append((number, json.loads(line)))
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{number}: not a JSON object ({err.msg})") from None
-    return False, numbered
+    problems.check()
+    return DataFile(path, entries, dict(conversions), held, stamp)
 
 
 def is_ecguide_file(is_array: bool, numbered: list[tuple[int, object]]) -> bool:
@@ -155,37 +483,32 @@ def _from_ecguide(path: Path, numbered: list[tuple[int, object]]) -> list[tuple[
 
 
 def load_rows(path: Path) -> list[dict]:
-    """The rows of a JSON Lines file (or a JSON array), each checked for what scoring needs.
+    """Every row of a data file, checked (``read_data``): JSON Lines, or a JSON array (numbered from 1
+    in messages, with its line). A JSON array whose rows have no task_name is EC-Guide's published
+    format, converted by ``utilities.suites.from_ecguide(row, task_name=<file stem>)`` (which, e.g.,
+    turns its yes/no ``bool`` rows into two-option multiple choice); a row it refuses is left out and
+    counted in a warning."""
+    data = read_data(path)
+    return data.rows(range(len(data.entries)))
 
-    Rows are numbered by line (JSON Lines) or from 1 (JSON array) in error messages. A JSON array
-    whose rows have no task_name is EC-Guide's published format, converted by
-    ``utilities.suites.from_ecguide(row, task_name=<file stem>)`` (which, e.g., turns its yes/no
-    ``bool`` rows into two-option multiple choice); a row it refuses is left out and counted in a warning.
-    """
-    is_array, numbered = _read_json_rows(path)
-    if is_ecguide_file(is_array, numbered):
-        numbered = _from_ecguide(Path(path), numbered)
-    rows = []
-    for number, row in numbered:
-        where = f"{path}:{number}"
-        if not isinstance(row, dict):
-            raise DataError(f"{where}: a row must be a JSON object, got {type(row).__name__}")
-        missing = [k for k in REQUIRED_FIELDS if k not in row]
-        if missing:
-            raise DataError(f"{where}: no {', '.join(missing)}. Scoring needs {', '.join(REQUIRED_FIELDS)} "
-                            "(a test file with only input_field and is_multiple_choice can be answered, not scored)")
-        if not isinstance(row["task_name"], str) or not row["task_name"].strip():
-            raise DataError(f"{where}: task_name must be a non-empty string, got {row['task_name']!r}")
-        if row["task_type"] not in TASK_TYPES:
-            raise DataError(f"{where}: unknown task_type {row['task_type']!r}; one of {', '.join(TASK_TYPES)}")
-        if row["metric"] not in METRICS:
-            raise DataError(f"{where}: unknown metric {row['metric']!r}; one of {', '.join(METRICS)}")
+
+def warn_conversions(data: DataFile) -> dict[str, int]:
+    """One warning per conversion rule applied to the file's truths; {rule: count} for the report."""
+    for rule, lines in data.conversions.items():
+        shown = ", ".join(map(str, lines[:8])) + (", ..." if len(lines) > 8 else "")
+        log.warning("%s: %d truth value(s) converted: %s (lines %s)", data.path, len(lines), rule, shown)
+    return {rule: len(lines) for rule, lines in data.conversions.items()}
+
+
+def check_scorers(rows: list[dict]) -> None:
+    """Every metric the selected rows need can be computed here (multilingual: multilingual_model_for)."""
+    needed = Counter(r["metric"] for r in rows if r["metric"] != "multilingual-sent-transformer")
+    for metric, count in needed.items():
         try:
-            track_of(row["track"])
-        except KeyError as err:
-            raise DataError(f"{where}: {err.args[0]}") from None
-        rows.append(row)
-    return rows
+            check_available(metric)
+        except MissingModelError as err:
+            raise DataError(f"{count} selected questions are scored with {metric}, which cannot be computed here: "
+                            f"{err}. Install what it needs, or leave those questions out (--track, --data).") from None
 
 
 def multilingual_model_for(rows: list[dict], folder: Path | None):
@@ -202,16 +525,22 @@ def multilingual_model_for(rows: list[dict], folder: Path | None):
                         "(--track, --data).") from None
 
 
-def select_indices(rows: list[dict], track: int, limit: int | None, per_task: int | None = None) -> list[int]:
-    """Indices of the rows of one track (5: all); with ``per_task``, the first that many rows of each
-    task (in file order: a stratified sample, the same on every run); then the first ``limit``."""
-    picked = [i for i, r in enumerate(rows) if track == ALL_AROUND or r["track"] == get_track(track).challenge_id]
+def _task_and_track(row) -> tuple[str, str]:
+    return (row.task_name, row.track) if isinstance(row, Entry) else (row["task_name"], row["track"])
+
+
+def select_indices(rows, track: int, limit: int | None, per_task: int | None = None) -> list[int]:
+    """Indices of the rows (dicts, or a DataFile's entries) of one track (5: all); with ``per_task``,
+    the first that many rows of each task (in file order: a stratified sample, the same on every run);
+    then the first ``limit``."""
+    pairs = [_task_and_track(r) for r in rows]
+    picked = [i for i, (_, t) in enumerate(pairs) if track == ALL_AROUND or t == get_track(track).challenge_id]
     if per_task:
         taken: dict[str, int] = defaultdict(int)
         kept = []
         for i in picked:
-            if taken[rows[i]["task_name"]] < per_task:
-                taken[rows[i]["task_name"]] += 1
+            if taken[pairs[i][0]] < per_task:
+                taken[pairs[i][0]] += 1
                 kept.append(i)
         picked = kept
     return picked[:limit] if limit else picked
@@ -265,10 +594,10 @@ class Recorder:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self._file = open(self.path, "a", encoding="utf-8")
+        self._file = open(self.path, "a", encoding="utf-8", errors="backslashreplace")  # see _write_text
 
     def append(self, records: list[dict]) -> None:
-        self._file.write("".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in records))
+        self._file.write("".join(strict_json(r) + "\n" for r in records))
         self._file.flush()
         os.fsync(self._file.fileno())
 
@@ -329,10 +658,35 @@ def batch_timings(records: list[dict], rows: list[dict]) -> list[BatchTiming]:
 
 # ---- the run folder: start, resume ---------------------------------------------------------------
 
-def _write_json(path: Path, value) -> None:
+def json_safe(value):
+    """`value` with every NaN and infinity replaced by None (JSON null) and numpy scalars made Python
+    numbers, so that it can be written as strict JSON (``allow_nan=False``)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "shape", None) == ():
+        return json_safe(value.item())  # a numpy scalar
+    return value
+
+
+def strict_json(value, **options) -> str:
+    """Strict JSON text (RFC 8259): NaN and infinities written as null (``json_safe``), never as bare NaN."""
+    return json.dumps(json_safe(value), ensure_ascii=False, default=str, allow_nan=False, **options)
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Written whole or not at all (a temporary file, then renamed). A lone surrogate a model may have
+    put in its answer is written as its JSON escape ("\\udc80"), which reads back the same."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(value, indent=1, ensure_ascii=False, default=str), encoding="utf-8")
+    tmp.write_bytes(text.encode("utf-8", errors="backslashreplace"))
     os.replace(tmp, path)
+
+
+def _write_json(path: Path, value) -> None:
+    _write_text(path, strict_json(value, indent=1))
 
 
 def selection_digest(keys: list[str]) -> str:
@@ -385,7 +739,12 @@ def resume_run(out: Path, spec: dict, keys: list[str]) -> tuple[dict, dict[str, 
     run_file, records_file = out / RUN_FILE, out / RECORDS_FILE
     if not run_file.is_file():
         raise RunError(f"{out} is not a run folder of local_evaluation.py (no {RUN_FILE}); nothing to resume")
-    recorded = json.loads(run_file.read_text(encoding="utf-8"))
+    try:
+        recorded = json.loads(run_file.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise RunError(f"{run_file}: not readable as a run of local_evaluation.py ({err}); start the run again") from None
+    if not isinstance(recorded, dict):
+        raise RunError(f"{run_file}: not a run of local_evaluation.py; start the run again")
     differ = [f"{k}: the run has {recorded.get(k)!r}, this command {spec[k]!r}" for k in ASKED
               if recorded.get(k) != spec[k]]
     if differ:
@@ -405,10 +764,7 @@ def resume_run(out: Path, spec: dict, keys: list[str]) -> tuple[dict, dict[str, 
         done[r["key"]] = r
     if dropped:  # rewrite the file without them, so that the next append follows whole records
         logging.getLogger("shopbench").warning("resume: dropped %s; those questions are answered again", dropped)
-        tmp = records_file.with_name(records_file.name + ".tmp")
-        tmp.write_text("".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in records),
-                       encoding="utf-8")
-        os.replace(tmp, records_file)
+        _write_text(records_file, "".join(strict_json(r) + "\n" for r in records))
     for name in REPORT_FILES:  # a report of the unfinished run must not stand beside new records
         (out / name).unlink(missing_ok=True)
     return recorded, done
@@ -433,20 +789,35 @@ def resume_command(args, out: Path) -> str:
 
 # ---- scoring -------------------------------------------------------------------------------------
 
+def _failure(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}"[:500]
+
+
 def score(rows: list[dict], outputs: list[str], multilingual_model=None) -> dict:
-    """Per-question records, per-task, per-track and overall scores, as the official evaluator computes them."""
+    """Per-question records, per-task, per-track and overall scores, as the official evaluator computes them.
+
+    Nothing here stops a run that has answered: an answer the parser cannot read (not a string) is
+    recorded with its ``parse_error`` and scores 0 (the official evaluator would stop); a metric that
+    fails on a task leaves that task's ``score`` null with its ``error``, and the tracks holding it and
+    the overall score null too (a mean without one of its tasks would be another number).
+    """
     records = []
     for row, output in zip(rows, outputs):
-        records.append({
+        record = {
             "input_field": row["input_field"],
             "task_name": row["task_name"],
             "task_type": row["task_type"],
             "metric": row["metric"],
             "track": row["track"],
             "model_output": output,
-            "parsed": parse(row["task_type"], output),
+            "parsed": None,
             "truth": row["output_field"],
-        })
+        }
+        try:
+            record["parsed"] = parse(row["task_type"], output)
+        except Exception as err:  # noqa: BLE001 - one unreadable answer must not sink the run
+            record["parse_error"] = _failure(err)
+        records.append(record)
     tasks = {}
     for task_name, task_records in group_by_task(records).items():
         by_metric: dict[str, list[dict]] = defaultdict(list)
@@ -454,43 +825,72 @@ def score(rows: list[dict], outputs: list[str], multilingual_model=None) -> dict
             by_metric[record["metric"]].append(record)
         row_scores = []
         pooled = None
+        errors = []
         for metric, group in by_metric.items():
-            result = score_task(metric, [r["parsed"] for r in group], [r["truth"] for r in group],
-                                multilingual_model=multilingual_model)
+            try:
+                result = score_task(metric, [r["parsed"] for r in group], [r["truth"] for r in group],
+                                    multilingual_model=multilingual_model)
+            except Exception as err:  # noqa: BLE001 - the answers are kept; the task is marked
+                log.error("task %s: scoring with %s failed (%s); its score is left out", task_name, metric,
+                          _failure(err))
+                errors.append(f"{metric}: {_failure(err)}")
+                continue
             for record, value in zip(group, result.per_row):
                 record["score"] = value
             row_scores.extend(result.per_row)
             if metric == "micro f1":
                 pooled = result.score
-        tasks[task_name] = {
+        task = {
             "task_type": task_records[0]["task_type"],
             "metrics": sorted(by_metric),
             "track": task_records[0]["track"],
             "questions": len(task_records),
             # the official evaluator: mean of the rows, except micro f1, pooled over the task
-            "score": pooled if pooled is not None and len(by_metric) == 1 else statistics.fmean(row_scores),
+            "score": None if errors else
+            pooled if pooled is not None and len(by_metric) == 1 else statistics.fmean(row_scores),
         }
+        if errors:
+            task["error"] = "; ".join(errors)
+            for record in task_records:
+                record["score"] = None
+        unreadable = sum("parse_error" in r for r in task_records)
+        if unreadable:
+            task["unreadable_answers"] = unreadable
+            log.warning("task %s: %d answer(s) the parser cannot read scored 0 (first: %s)", task_name, unreadable,
+                        next(r["parse_error"] for r in task_records if "parse_error" in r))
+        tasks[task_name] = task
     tracks = {}
     for number, track in TRACKS.items():
         if number == ALL_AROUND:
             continue
         scores = [t["score"] for t in tasks.values() if t["track"] == track.challenge_id]
         if scores:
-            tracks[number] = statistics.fmean(scores)
-    if tracks:
-        tracks[ALL_AROUND] = statistics.fmean(tracks.values())  # Track 5: the mean of Tracks 1-4
-    overall = statistics.fmean(t["score"] for t in tasks.values()) if tasks else 0.0
+            tracks[number] = None if None in scores else statistics.fmean(scores)
+    if tracks:  # Track 5: the mean of Tracks 1-4
+        tracks[ALL_AROUND] = None if None in tracks.values() else statistics.fmean(tracks.values())
+    scores = [t["score"] for t in tasks.values()]
+    overall = None if None in scores else statistics.fmean(scores) if scores else 0.0
     return {"records": records, "tasks": tasks, "tracks": tracks, "overall": overall}
 
 
 def add_intervals(result: dict) -> dict:
-    """95 % bootstrap intervals (utilities/evaluation_stats.py) on every task, track and overall score."""
-    intervals = bootstrap(task_rows(result["records"]))
+    """95 % bootstrap intervals (utilities/evaluation_stats.py) on every task, track and overall score.
+    A score that is null (its task failed to score) gets a null interval; the bootstrap runs on the
+    tasks that scored. If the bootstrap itself fails, every interval is null and ``bootstrap`` says why."""
+    scored = {n for n, t in result["tasks"].items() if t["score"] is not None}
+    try:
+        intervals = bootstrap(task_rows([r for r in result["records"] if r["task_name"] in scored])) if scored else None
+    except Exception as err:  # noqa: BLE001 - intervals are a help; the scores stand without them
+        log.error("the bootstrap intervals failed (%s); the report has none", _failure(err))
+        intervals, result["bootstrap"] = None, {"error": _failure(err)}
     for name, task in result["tasks"].items():
-        task["ci95"] = list(intervals.tasks[name])
-    result["tracks_ci95"] = {n: list(v) for n, v in intervals.tracks.items()}
-    result["overall_ci95"] = list(intervals.overall)
-    result["bootstrap"] = intervals.describe()
+        task["ci95"] = list(intervals.tasks[name]) if intervals and name in scored else None
+    result["tracks_ci95"] = {n: list(intervals.tracks[n]) if intervals and n in intervals.tracks
+                             and result["tracks"].get(n) is not None else None for n in result["tracks"]}
+    result["overall_ci95"] = list(intervals.overall) if intervals and result["overall"] is not None else None
+    if intervals is not None:
+        result["bootstrap"] = intervals.describe()
+    result.setdefault("bootstrap", {"error": "no task could be scored"})
     return result
 
 
@@ -541,8 +941,17 @@ def _ci(interval, scale: float = 1.0, digits: int = 4) -> str:
     return f"{scale * lo:.{digits}f}-{scale * hi:.{digits}f}"
 
 
+def _percent(value, digits: int) -> str:
+    return "-" if value is None else f"{100 * value:.{digits}f}"
+
+
 def _count(value) -> str:
     return "?" if value is None else str(value)
+
+
+def _sorted_counts(counts: Counter) -> dict:
+    """Options in order; anything else (an unreadable answer's None) after them, never a TypeError."""
+    return dict(sorted(counts.items(), key=lambda kv: (not isinstance(kv[0], int), str(kv[0]))))
 
 
 def choice_shares(records: list[dict]) -> dict[str, dict[str, dict[int, int]]]:
@@ -552,7 +961,7 @@ def choice_shares(records: list[dict]) -> dict[str, dict[str, dict[int, int]]]:
     for name, group in group_by_task(r for r in records if r["task_type"] == "multiple-choice").items():
         answered = Counter(r["parsed"] for r in group)
         truths = Counter(r["truth"] for r in group)
-        out[name] = {"answered": dict(sorted(answered.items())), "truth": dict(sorted(truths.items()))}
+        out[name] = {"answered": _sorted_counts(answered), "truth": _sorted_counts(truths)}
     return out
 
 
@@ -572,7 +981,8 @@ def render_tables(result: dict, timing: dict) -> str:
              "|---|---|---|---|---|---|---|---|---|---|"]
     for name in sorted(result["tasks"], key=natural_key):
         t = result["tasks"][name]
-        lines.append(f"| {name} | {t['task_type']} | {', '.join(t['metrics'])} | {t['questions']} | {t['score']:.4f} | "
+        value = "failed" if t["score"] is None else f"{t['score']:.4f}"
+        lines.append(f"| {name} | {t['task_type']} | {', '.join(t['metrics'])} | {t['questions']} | {value} | "
                      f"{_ci(t.get('ci95'))} | {_count(t.get('fallbacks'))} | {_count(t.get('raw_empty'))} | "
                      f"{_count(t.get('shortened'))} | {_count(t.get('misrouted'))} |")
     tracks_ci = result.get("tracks_ci95", {})
@@ -580,7 +990,7 @@ def render_tables(result: dict, timing: dict) -> str:
     for number, value in result["tracks"].items():
         track = TRACKS[number]
         lines.append(
-            f"| {number} {track.name} | {100 * value:.1f} | {_ci(tracks_ci.get(number), 100, 1)} | "
+            f"| {number} {track.name} | {_percent(value, 1)} | {_ci(tracks_ci.get(number), 100, 1)} | "
             f"{track.leaderboard} | "
             f"{timing['per_track_s'].get(number, 0.0):.1f} | {track.time_limit_s} |"
         )
@@ -589,9 +999,11 @@ def render_tables(result: dict, timing: dict) -> str:
         values = [t.get(f) for t in result["tasks"].values()]
         totals[f] = None if any(v is None for v in values) else sum(values)
     questions = sum(t["questions"] for t in result["tasks"].values())
+    failed = {n: t["error"] for n, t in result["tasks"].items() if t.get("error")}
+    unreadable = sum(t.get("unreadable_answers", 0) for t in result["tasks"].values())
     lines += [
         "",
-        f"overall (mean over {len(result['tasks'])} tasks): {100 * result['overall']:.2f} "
+        f"overall (mean over {len(result['tasks'])} tasks): {_percent(result['overall'], 2)} "
         f"(95 % CI {_ci(result.get('overall_ci95'), 100, 2)})",
         f"of {questions} questions: {_count(totals['fallbacks'])} fallback answers, {_count(totals['raw_empty'])} "
         f"empty raw replies, {_count(totals['shortened'])} shortened prompts, {_count(totals['misrouted'])} misrouted "
@@ -600,8 +1012,16 @@ def render_tables(result: dict, timing: dict) -> str:
         f"{timing['batches_over_limit']} of {len(timing['batches'])} batches over the "
         f"{PER_SAMPLE_LIMIT_S} s-per-question limit",
     ]
-    if "bootstrap" in result:
-        b = result["bootstrap"]
+    for name, error in failed.items():
+        lines.append(f"SCORING FAILED for {name} ({error}): its score, its track's and the overall score are "
+                     "null; the answers are kept (records.jsonl) and --resume re-scores them without the model")
+    if unreadable:
+        lines.append(f"{unreadable} answer(s) the official parser cannot read (not text) scored 0 (parse_error in "
+                     "their records)")
+    b = result.get("bootstrap")
+    if b and "error" in b:
+        lines.append(f"intervals: none ({b['error']})")
+    elif b:
         lines.append(f"intervals: {b['resamples']} bootstrap resamples of the questions within each task, "
                      f"seed {b['seed']}")
     lines += render_choices(choice_shares(result["records"]))
@@ -617,9 +1037,9 @@ def write_chart(tracks: dict[int, float], path: Path, title: str,
     import matplotlib.pyplot as plt
 
     numbers = sorted(TRACKS)
-    ours = [100 * tracks.get(n, float("nan")) for n in numbers]
+    ours = [float("nan") if tracks.get(n) is None else 100 * tracks[n] for n in numbers]
     first = [TRACKS[n].leaderboard for n in numbers]
-    intervals = intervals or {}
+    intervals = {n: v for n, v in (intervals or {}).items() if v is not None}
     yerr = [[max(0.0, v - 100 * intervals[n][0]) if n in intervals else 0.0 for n, v in zip(numbers, ours)],
             [max(0.0, 100 * intervals[n][1] - v) if n in intervals else 0.0 for n, v in zip(numbers, ours)]]
     x = range(len(numbers))
@@ -650,9 +1070,15 @@ def _run_records(run: Path) -> tuple[Path, list[dict]]:
         hint = " (interrupted? finish it with --resume)" if (run / RECORDS_FILE).is_file() else ""
         raise RunError(f"{run}: no report.json{hint}")
     try:
-        return path, json.loads(path.read_text(encoding="utf-8"))["records"]
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        records = json.loads(path.read_text(encoding="utf-8"))["records"]
+    except (ValueError, KeyError, TypeError, OSError) as err:  # JSONDecodeError, UnicodeDecodeError: ValueErrors
         raise RunError(f"{path}: not a report of local_evaluation.py ({err})") from None
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise RunError(f"{path}: not a report of local_evaluation.py (its records are not a list of objects)")
+    unscored = sum(r.get("score") is None for r in records)
+    if unscored:  # a task whose scoring failed: its questions are left out of the comparison
+        log.warning("%s: %d questions without a score (their task failed to score) are left out", path, unscored)
+    return path, [r for r in records if r.get("score") is not None]
 
 
 def render_comparison(cmp, a: Path, b: Path) -> str:
@@ -683,8 +1109,8 @@ def compare_runs(run_a: Path, run_b: Path, out: Path | None) -> dict:
     out = Path(out) if out is not None else path_b.parent
     out.mkdir(parents=True, exist_ok=True)
     result = {"a": str(path_a), "b": str(path_b)} | asdict(cmp)
-    (out / "compare.json").write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str))
-    (out / "compare.md").write_text(f"# ShopBench run comparison (B - A)\n\n{table}\n")
+    _write_json(out / "compare.json", result)
+    _write_text(out / "compare.md", f"# ShopBench run comparison (B - A)\n\n{table}\n")
     print(f"comparison: {out / 'compare.json'}, {out / 'compare.md'}")
     return result
 
@@ -760,6 +1186,74 @@ def answer_questions(parser, args, out: Path, spec: dict, rows: list[dict], keys
         recorder.close()
 
 
+def refuse_data(parser: argparse.ArgumentParser, err: Exception) -> None:
+    """Exit 2 with the data problem(s), one line each, without the usage text (the arguments were fine)."""
+    parser.exit(2, f"{parser.prog}: error: {err}\n")
+
+
+def _interrupted(args, out: Path, rows: list[dict]) -> None:
+    kept, _ = read_records(out / RECORDS_FILE)
+    print(f"\ninterrupted: {len(kept)} of {len(rows)} questions are recorded in {out / RECORDS_FILE}. "
+          f"Continue with:\n  {resume_command(args, out)}", file=sys.stderr)
+    raise SystemExit(INTERRUPTED) from None
+
+
+def finish_run(args, out: Path, spec: dict, rows: list[dict], answered: list[dict], done: dict, load_s: float,
+               multilingual, conversions: dict[str, int]) -> dict:
+    """Score the answers and write report.json, report.md and scores.png. A task whose scoring fails is
+    named in the report (``score``), never a reason to lose the others."""
+    result = score(rows, [a["answer"] for a in answered], multilingual_model=multilingual)
+    add_counts(result, answered)  # first: it gives the records their keys, which order the bootstrap's rows
+    add_intervals(result)
+    timing = timing_summary(rows, batch_timings(answered, rows)) | {"model_load_s": load_s}
+    tables = render_tables(result, timing)
+    print(tables)
+    errors = {name: t["error"] for name, t in result["tasks"].items() if t.get("error")}
+    report = {
+        "data": spec["data"], "suite": spec["suite"], "track": args.track, "limit": args.limit,
+        "per_task": args.per_task, "questions": len(rows),
+        "engine": spec.get("engine", ""), "model_dir": spec.get("model_dir", ""),
+        "overall": result["overall"], "overall_ci95": result["overall_ci95"],
+        "tracks": result["tracks"], "tracks_ci95": result["tracks_ci95"], "tasks": result["tasks"],
+        "scoring_errors": errors, "truth_conversions": conversions,
+        "bootstrap": result["bootstrap"], "choices": choice_shares(result["records"]),
+        "run": {"folder": str(out), "resumed": args.resume is not None,
+                "answered_before_resume": len(done), "answered_now": len(rows) - len(done)},
+        "timing": timing, "records": result["records"],
+    }
+    _write_json(out / "report.json", report)
+    try:
+        chart = write_chart(result["tracks"], out / "scores.png",
+                            f"{report['engine']} on {Path(report['model_dir']).name}: {len(rows)} questions",
+                            result["tracks_ci95"])
+        image = f"\n\n![per-track scores]({chart.name})"
+    except Exception as err:  # noqa: BLE001 - the chart is a picture of report.json, which is written
+        log.error("the chart could not be drawn (%s)", _failure(err))
+        chart, image = None, ""
+    _write_text(out / "report.md", f"# ShopBench local evaluation\n\n{tables}{image}\n")
+    print(f"report: {out / 'report.json'}, {out / 'report.md'}" + (f", {chart}" if chart else ""))
+    if errors:
+        print(f"scoring failed for {len(errors)} task(s) ({', '.join(errors)}); the answers are kept. After a fix, "
+              f"re-score them without the model:\n  {resume_command(args, out)}", file=sys.stderr)
+    return report
+
+
+def report_without_scores(args, out: Path, spec: dict, rows: list[dict], answered: list[dict],
+                          err: BaseException) -> dict:
+    """What a run writes when building its report failed in an unforeseen way: the answers, and why."""
+    log.error("the report could not be built; the answers are kept", exc_info=err)
+    report = {"data": spec["data"], "suite": spec["suite"], "track": args.track, "limit": args.limit,
+              "per_task": args.per_task, "questions": len(rows), "engine": spec.get("engine", ""),
+              "model_dir": spec.get("model_dir", ""), "overall": None, "tasks": {}, "error": _failure(err),
+              "records": answered}
+    _write_json(out / "report.json", report)
+    _write_text(out / "report.md", f"# ShopBench local evaluation\n\nNo scores: building the report failed "
+                                   f"({_failure(err)}). The {len(answered)} answers are in {RECORDS_FILE}; after a "
+                                   f"fix, re-score them without the model:\n\n    {resume_command(args, out)}\n")
+    print(f"report: {out / 'report.json'} (no scores: {_failure(err)})", file=sys.stderr)
+    return report
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -770,7 +1264,7 @@ def main(argv: list[str] | None = None) -> dict:
             parser.error("--compare reads two finished runs; it cannot be combined with --resume")
         try:
             return compare_runs(*args.compare, args.out)
-        except (RunError, ValueError) as err:  # NoSharedQuestions is a ValueError
+        except (RunError, ValueError, KeyError, TypeError) as err:  # NoSharedQuestions is a ValueError
             parser.error(str(err))
     if args.resume is not None and args.out is not None and args.out.resolve() != args.resume.resolve():
         parser.error(f"--resume {args.resume} continues in that folder; drop --out {args.out}")
@@ -778,16 +1272,17 @@ def main(argv: list[str] | None = None) -> dict:
     suite = None if args.data is not None else (args.suite or DEFAULT_SUITE)
     data = args.data if args.data is not None else SUITES[suite]
 
-    try:
-        all_rows = load_rows(data)
-        all_keys = question_keys(all_rows)
-        picked = select_indices(all_rows, args.track, args.limit, args.per_task)
+    try:  # everything about the data is checked here, before the model loads: exit 2, nothing answered
+        data_file = read_data(data)
+        conversions = warn_conversions(data_file)
+        picked = select_indices(data_file.entries, args.track, args.limit, args.per_task)
         if not picked:
             parser.error(f"no questions selected from {data} for track {args.track}")
-        rows, keys = [all_rows[i] for i in picked], [all_keys[i] for i in picked]
+        rows, keys = data_file.rows(picked), [data_file.entries[i].key for i in picked]
+        check_scorers(rows)
         multilingual = multilingual_model_for(rows, args.multilingual_model)
     except DataError as err:
-        parser.error(str(err))
+        refuse_data(parser, err)
     spec = {"data": str(Path(data).resolve()), "suite": suite, "track": args.track, "limit": args.limit,
             "per_task": args.per_task, "questions": len(rows), "selection_sha256": selection_digest(keys)}
     if args.resume is not None:
@@ -806,36 +1301,15 @@ def main(argv: list[str] | None = None) -> dict:
 
     try:
         answered, load_s = answer_questions(parser, args, out, spec, rows, keys, done, batch_size)
-        result = score(rows, [a["answer"] for a in answered], multilingual_model=multilingual)
     except KeyboardInterrupt:
-        kept, _ = read_records(out / RECORDS_FILE)
-        print(f"\ninterrupted: {len(kept)} of {len(rows)} questions are recorded in {out / RECORDS_FILE}. "
-              f"Continue with:\n  {resume_command(args, out)}", file=sys.stderr)
-        raise SystemExit(INTERRUPTED) from None
-    add_counts(result, answered)  # first: it gives the records their keys, which order the bootstrap's rows
-    add_intervals(result)
-    timing = timing_summary(rows, batch_timings(answered, rows)) | {"model_load_s": load_s}
-    tables = render_tables(result, timing)
-    print(tables)
-
-    report = {
-        "data": spec["data"], "suite": suite, "track": args.track, "limit": args.limit, "per_task": args.per_task,
-        "questions": len(rows),
-        "engine": spec.get("engine", ""), "model_dir": spec.get("model_dir", ""),
-        "overall": result["overall"], "overall_ci95": result["overall_ci95"],
-        "tracks": result["tracks"], "tracks_ci95": result["tracks_ci95"], "tasks": result["tasks"],
-        "bootstrap": result["bootstrap"], "choices": choice_shares(result["records"]),
-        "run": {"folder": str(out), "resumed": args.resume is not None,
-                "answered_before_resume": len(done), "answered_now": len(rows) - len(done)},
-        "timing": timing, "records": result["records"],
-    }
-    _write_json(out / "report.json", report)
-    chart = write_chart(result["tracks"], out / "scores.png",
-                        f"{report['engine']} on {Path(report['model_dir']).name}: {len(rows)} questions",
-                        result["tracks_ci95"])
-    (out / "report.md").write_text(f"# ShopBench local evaluation\n\n{tables}\n\n![per-track scores]({chart.name})\n")
-    print(f"report: {out / 'report.json'}, {out / 'report.md'}, {chart}")
-    return report
+        _interrupted(args, out, rows)
+    # Every answer is in records.jsonl now. From here on the run ends with a report and exit status 0.
+    try:
+        return finish_run(args, out, spec, rows, answered, done, load_s, multilingual, conversions)
+    except KeyboardInterrupt:
+        _interrupted(args, out, rows)
+    except Exception as err:  # noqa: BLE001 - after answering, nothing may lose the answers
+        return report_without_scores(args, out, spec, rows, answered, err)
 
 
 if __name__ == "__main__":

@@ -305,3 +305,78 @@ def test_multilingual_metric_uses_the_model_it_is_given(minilm):
     # any loaded SentenceTransformer can be passed; MiniLM stands in to check the plumbing
     result = score_task("multilingual-sent-transformer", [WATCH_BAND], [WATCH_BAND], multilingual_model=minilm)
     assert result.score == pytest.approx(1.0, abs=1e-5)
+
+
+# ---- truths: one check per metric, one rule for numbers written as strings --------------------
+
+def test_every_metric_registers_a_check_of_its_truth_and_the_task_types_it_scores():
+    from utilities.tasks import TASK_TYPES
+
+    for metric in METRICS.values():
+        assert metric.truth is not None and metric.task_types, metric.name
+        assert set(metric.task_types) <= set(TASK_TYPES), metric.name
+    assert METRICS["accuracy"].task_types == ("multiple-choice",)
+    assert METRICS["micro f1"].task_types == ("named_entity_recognition",)
+
+
+@pytest.mark.parametrize("metric, truth, expected, conversions", [
+    ("accuracy", 3, 3, []),
+    ("accuracy", "3", 3, [metrics.DIGIT_STRING]),  # the rule: a digit string is that whole number
+    ("accuracy", " 0 ", 0, [metrics.DIGIT_STRING]),
+    ("accuracy", 3.0, 3, [metrics.WHOLE_FLOAT]),
+    ("hit rate@3", ["12", 4, 7.0], [12, 4, 7], [metrics.DIGIT_STRING, metrics.WHOLE_FLOAT]),
+    ("hit rate@3", [0], [0], []),  # 0-based candidate lists are valid
+    ("ndcg", [1, 0.01, "0", 1.0], [1, 0.01, 0, 1.0], [metrics.DIGIT_STRING]),  # a relevance may be a float
+    ("micro f1", [], [], []),
+    ("micro f1", ["Nike", " red "], ["Nike", " red "], []),  # kept as written: the metric normalises
+    ("rougel", "a reference", "a reference", []),
+    ("sent-transformer", ["one", "two"], ["one", "two"], []),
+])
+def test_a_truth_of_its_metrics_type_passes_and_numbers_as_strings_follow_one_rule(metric, truth, expected,
+                                                                                      conversions):
+    value, applied = metrics.check_truth(metric, truth)
+    assert value == expected and applied == conversions
+    assert all(type(v) is type(e) for v, e in zip(value, expected)) if isinstance(expected, list) else \
+        type(value) is type(expected)
+
+
+@pytest.mark.parametrize("metric, truth, says", [
+    ("accuracy", "3.0", "the string '3.0'"), ("accuracy", "-1", "the string '-1'"), ("accuracy", "٣", "the string"),
+    ("accuracy", False, "a boolean"), ("accuracy", 2.5, "not a whole number"), ("accuracy", 10, "0-9"),
+    ("accuracy", "9" * 40, "the string"),
+    ("hit rate@3", [1, -2], ">= 0"), ("hit rate@3", 3, "must be a non-empty list"),
+    ("ndcg", [math.nan], "is nan"), ("ndcg", [True, 0], "a boolean"), ("ndcg", ["1", "high"], "the string 'high'"),
+    ("micro f1", [["a"]], "entities are strings"),
+    ("jp-bleu", None, "must be the reference text"), ("sent-transformer", ["ok", ""], "is empty"),
+])
+def test_a_truth_its_metric_cannot_score_is_refused_saying_what_is_wanted(metric, truth, says):
+    with pytest.raises(metrics.TruthError, match=metric.replace("@", ".")) as error:
+        metrics.check_truth(metric, truth)
+    assert says in str(error.value)
+
+
+def test_the_shipped_data_passes_the_truth_checks_unchanged():
+    for name in ("development.json", "ecguide/validation.jsonl"):
+        with open(REPO / "data" / name, encoding="utf-8") as f:
+            for line in f:
+                row = json.loads(line)
+                assert metrics.check_truth(row["metric"], row["output_field"]) == (row["output_field"], []), name
+                assert row["task_type"] in METRICS[row["metric"]].task_types, name
+
+
+def test_check_available_says_when_a_metric_cannot_be_computed(monkeypatch):
+    for name in ("accuracy", "hit rate@3", "ndcg", "micro f1", "rougel", "bleu", "sent-transformer"):
+        metrics.check_available(name)
+
+    def no_mecab(tokenize):
+        raise ImportError("No module named 'MeCab'")
+
+    monkeypatch.setattr(metrics, "_bleu", no_mecab)
+    with pytest.raises(MissingModelError, match="metric 'jp-bleu' cannot be computed here: No module named 'MeCab'"):
+        metrics.check_available("jp-bleu")
+
+
+def test_an_answer_holding_a_lone_surrogate_is_embedded_not_crashed_on(minilm):
+    broken = "A watch band is a bracelet\udc80 that straps a wristwatch onto the wrist."
+    assert score("sent-transformer", broken, WATCH_BAND) == pytest.approx(
+        library_cosine(minilm, broken.replace("\udc80", "?"), WATCH_BAND), abs=1e-5)

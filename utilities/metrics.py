@@ -36,9 +36,28 @@ The rules follow the official starter kit's `metrics.py` (final version, functio
   Without one it raises `MissingModelError`; no other model is ever substituted.
 
 Deviations, all about answers the official code would crash on: unusable predictions (-1, [],
-a wrong type) score 0 instead of raising. An EMPTY generation is embedded like any text, as the
+a wrong type) score 0 instead of raising; a lone surrogate in an answer (a model's broken text) is
+embedded as "?" (the tokenizer refuses it). An EMPTY generation is embedded like any text, as the
 official code does (it gets a small positive cosine, about 0.1, on the embedding metrics). An empty truth list scores 0 on hit rate@3
 (official: ZeroDivisionError). A task with no rows is an error (`ValueError`).
+
+Truths are checked before anything is scored: every metric registers one check of its truth's
+type (`check_truth(metric, truth)`; the evaluator runs it on every row at load, before a model
+answers) and the task types whose parsed answers it can score (`Metric.task_types`):
+- accuracy: an option number 0-9 (the official parser reads one digit);
+- hit rate@3: a non-empty list of distinct candidate numbers >= 0;
+- ndcg: a non-empty list of relevances, finite numbers >= 0;
+- micro f1: a list of strings (the entities);
+- rougel, bleu, jp-bleu: a non-empty string (one reference);
+- sent-transformer, multilingual-sent-transformer: a non-empty string, or a non-empty list of them.
+One rule for numbers written otherwise (`DIGIT_STRING`, `WHOLE_FLOAT`): where a number is wanted, a
+string of ASCII digits is read as that whole number ("3" -> 3, " 12 " -> 12) and a float with no
+fractional part as an int (3.0 -> 3); each conversion is returned so that it can be counted. Any
+other string, a boolean, NaN or an infinity there is refused (`TruthError`), never scored 0.
+`score_task` itself does not check truths (the rules above are for data files; its unusable
+predictions score 0 as described).
+`check_available(metric)` raises `MissingModelError` when a metric cannot be computed here (its
+package or model is missing); cheap, it loads no embedding model.
 
 Embedding models are loaded lazily, once per folder, offline (HF_HUB_OFFLINE=1,
 local_files_only), and a task's texts are encoded in one batched call; the official code
@@ -73,25 +92,33 @@ class TaskScore:
     score: float  # the task's score: mean of per_row, micro f1 pooled over the task
 
 
+class TruthError(ValueError):
+    """A truth (a row's output_field) its metric cannot score; the message says what is wanted."""
+
+
 @dataclass(frozen=True)
 class Metric:
     name: str
     description: str
     rows: Callable[..., list[float]]  # (predictions, truths, **options) -> per-row scores
     pooled: Callable[[list, list], float] | None = None  # task score when it is not the mean
+    truth: Callable[[Any, list], Any] | None = None  # (truth, conversions) -> checked truth, or TruthError
+    task_types: tuple[str, ...] = ()  # the task types whose parsed answers it scores
 
 
 METRICS: dict[str, Metric] = {}
 
 
-def register_metric(name: str, *, pooled: Callable[[list, list], float] | None = None):
-    """Register `fn(predictions, truths, **options) -> list[float]` under the official name."""
+def register_metric(name: str, *, pooled: Callable[[list, list], float] | None = None,
+                    truth: Callable[[Any, list], Any] | None = None, task_types: tuple[str, ...] = ()):
+    """Register `fn(predictions, truths, **options) -> list[float]` under the official name, with the
+    check of its truths and the task types it scores."""
 
     def decorator(fn):
         if name in METRICS:
             raise ValueError(f"metric {name!r} is registered twice")
         description = fn.__doc__.strip().splitlines()[0] if fn.__doc__ else name
-        METRICS[name] = Metric(name, description, fn, pooled)
+        METRICS[name] = Metric(name, description, fn, pooled, truth, tuple(task_types))
         return fn
 
     return decorator
@@ -125,9 +152,126 @@ def _as_list(value) -> list:
     return list(value) if isinstance(value, (list, tuple)) else []
 
 
+# ---- truths: one check per metric, run on every row of a data file before a model answers ---------
+
+DIGIT_STRING = 'a number written as a digit string read as that whole number ("3" -> 3)'
+WHOLE_FLOAT = "a whole number written as a float read as an int (3.0 -> 3)"
+_MAX_DIGITS = 18  # longer digit strings are no option, candidate or relevance (and int() of 4,300+ digits fails)
+
+
+def _short(value, width: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _number(value, what: str, conversions: list, *, whole: bool) -> int | float:
+    """A JSON number where one is wanted, or a string / float read by the one rule; else TruthError."""
+    if isinstance(value, bool):
+        raise TruthError(f"{what} is a boolean ({value!r}), not a number")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise TruthError(f"{what} is {value!r}; it must be a finite number")
+        if value.is_integer() and whole:
+            conversions.append(WHOLE_FLOAT)
+            return int(value)
+        if whole:
+            raise TruthError(f"{what} is {value!r}, not a whole number")
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isascii() and text.isdigit() and len(text) <= _MAX_DIGITS:
+            conversions.append(DIGIT_STRING)
+            return int(text)
+        raise TruthError(f"{what} is the string {_short(value)}; only a string of digits (\"3\") is read as a "
+                         "number, write it as a JSON number")
+    raise TruthError(f"{what} is {_short(value)} ({type(value).__name__}), not a number")
+
+
+def _items(value, what: str, *, empty_ok: bool = False) -> list:
+    if not isinstance(value, list):
+        raise TruthError(f"must be {what}, got {_short(value)} ({type(value).__name__})")
+    if not value and not empty_ok:
+        raise TruthError(f"must be {what}, got an empty list")
+    return value
+
+
+def option_truth(value, conversions: list) -> int:
+    """accuracy: the right option's number, 0-9 (the official parser reads one digit of the answer)."""
+    number = _number(value, "the answer", conversions, whole=True)
+    if not 0 <= number <= 9:
+        raise TruthError(f"the answer {number} is no option number 0-9 (the parser reads one digit: it could "
+                         "never be answered right)")
+    return number
+
+
+def candidates_truth(value, conversions: list) -> list[int]:
+    """hit rate@3: the true candidates' numbers, distinct, >= 0 (0 for 0-based candidate lists)."""
+    items = _items(value, "a non-empty list of candidate numbers (hit rate@3 divides by its length)")
+    numbers = [_number(x, f"item {i}", conversions, whole=True) for i, x in enumerate(items, start=1)]
+    if any(n < 0 for n in numbers):
+        raise TruthError(f"candidate numbers are >= 0, got {numbers}")
+    if len(set(numbers)) != len(numbers):
+        raise TruthError(f"candidate numbers repeat in {numbers} (hit rate@3 could never reach 1)")
+    return numbers
+
+
+def relevances_truth(value, conversions: list) -> list[int | float]:
+    """ndcg: every candidate's relevance, in candidate order: finite numbers >= 0."""
+    items = _items(value, "a non-empty list of relevances (finite numbers >= 0, one per candidate)")
+    weights = [_number(x, f"relevance {i}", conversions, whole=False) for i, x in enumerate(items, start=1)]
+    if any(w < 0 for w in weights):
+        raise TruthError(f"relevances are >= 0, got {weights}")
+    return weights
+
+
+def entities_truth(value, conversions: list) -> list[str]:
+    """micro f1: the entities, a list of strings (empty when the text names none)."""
+    items = _items(value, 'a list of entity strings (["nike", "red"])', empty_ok=True)
+    bad = [x for x in items if not isinstance(x, str)]
+    if bad:
+        raise TruthError(f"entities are strings, got {_short(bad[0])} ({type(bad[0]).__name__})")
+    return items
+
+
+def text_truth(value, conversions: list) -> str:
+    """rougel, bleu, jp-bleu: the one reference text, non-empty."""
+    if not isinstance(value, str):
+        raise TruthError(f"must be the reference text (a string), got {_short(value)} ({type(value).__name__})")
+    if not value.strip():
+        raise TruthError("the reference text is empty (every answer would score 0)")
+    return value
+
+
+def texts_truth(value, conversions: list) -> str | list[str]:
+    """sent-transformer, multilingual-sent-transformer: a reference text, or a list of them (their mean)."""
+    if isinstance(value, list):
+        for item in _items(value, "a reference text or a non-empty list of them"):
+            text_truth(item, conversions)
+        return value
+    return text_truth(value, conversions)
+
+
+def check_truth(metric: str, truth) -> tuple[Any, list[str]]:
+    """(the truth as scored, the conversions applied: DIGIT_STRING / WHOLE_FLOAT, one per value), or
+    TruthError saying what the metric wants. KeyError for an unknown metric."""
+    if metric not in METRICS:
+        raise KeyError(f"unknown metric {metric!r}; known metrics: {', '.join(METRICS)}")
+    check = METRICS[metric].truth
+    conversions: list[str] = []
+    if check is None:
+        return truth, conversions
+    try:
+        value = check(truth, conversions)
+    except TruthError as err:
+        raise TruthError(f"{metric} {err}" if str(err).startswith("must") else f"{metric}: {err}") from None
+    return value, conversions
+
+
 # ---- accuracy, hit rate@3, ndcg ---------------------------------------------------------------
 
-@register_metric("accuracy")
+@register_metric("accuracy", truth=option_truth, task_types=("multiple-choice",))
 def accuracy(predictions, truths, **_) -> list[float]:
     """Multiple choice: 1 if the parsed option equals the answer, else 0."""
     return [float(p == t) for p, t in zip(predictions, truths)]
@@ -140,7 +284,7 @@ def _hit_rate(prediction, truth) -> float:
     return len(set(truth) & set(_as_list(prediction)[:HIT_RATE_CUTOFF])) / len(truth)
 
 
-@register_metric("hit rate@3")
+@register_metric("hit rate@3", truth=candidates_truth, task_types=("retrieval", "ranking"))
 def hit_rate_3(predictions, truths, **_) -> list[float]:
     """Retrieval: share of the true items found among the first 3 retrieved numbers."""
     return [_hit_rate(p, t) for p, t in zip(predictions, truths)]
@@ -160,7 +304,7 @@ def ndcg_score(prediction, weights) -> float:
     return 0.0 if idcg == 0 else dcg / idcg
 
 
-@register_metric("ndcg")
+@register_metric("ndcg", truth=relevances_truth, task_types=("ranking", "retrieval"))
 def ndcg(predictions, truths, **_) -> list[float]:
     """Ranking: NDCG of the parsed ranking against the candidates' relevance weights."""
     return [ndcg_score(p, t) for p, t in zip(predictions, truths)]
@@ -187,7 +331,8 @@ def _pooled_f1(predictions, truths) -> float:
     return f1_from_counts(*(sum(c[k] for c in counts) for k in range(3)))
 
 
-@register_metric("micro f1", pooled=_pooled_f1)
+@register_metric("micro f1", pooled=_pooled_f1, truth=entities_truth,
+                 task_types=("named_entity_recognition",))
 def micro_f1(predictions, truths, **_) -> list[float]:
     """NER: F1 of tp/fp/fn summed over the task (per row: the row's own F1)."""
     return [f1_from_counts(*tp_fp_fn(p, t)) for p, t in zip(predictions, truths)]
@@ -206,7 +351,7 @@ def _rouge_scorer():
     return _SCORERS["rougeL"]
 
 
-@register_metric("rougel")
+@register_metric("rougel", truth=text_truth, task_types=("generation",))
 def rougel(predictions, truths, **_) -> list[float]:
     """Extraction: ROUGE-L F-measure with the Porter stemmer (rouge-score)."""
     scorer = _rouge_scorer()
@@ -240,13 +385,13 @@ def _bleu_rows(predictions, truths, tokenize: str) -> list[float]:
     ]
 
 
-@register_metric("bleu")
+@register_metric("bleu", truth=text_truth, task_types=("generation",))
 def bleu(predictions, truths, **_) -> list[float]:
     """Translation: sacrebleu BLEU (13a, lowercased) of the answer's first line, / 100."""
     return _bleu_rows(predictions, truths, "13a")
 
 
-@register_metric("jp-bleu")
+@register_metric("jp-bleu", truth=text_truth, task_types=("generation",))
 def jp_bleu(predictions, truths, **_) -> list[float]:
     """Translation into Japanese: as bleu with the ja-mecab tokenizer."""
     return _bleu_rows(predictions, truths, "ja-mecab")
@@ -316,10 +461,19 @@ def cosine_score(generated: np.ndarray, references: np.ndarray) -> float:
     return max(float(np.mean(cosines)), 0.0)
 
 
+def _encodable(text: str) -> str:
+    """The text, with any lone surrogate (not text; the tokenizer refuses it) replaced by "?"."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", errors="replace").decode("utf-8")
+
+
 def _similarity_rows(model, predictions, truths) -> list[float]:
     references = [[t] if isinstance(t, str) else [str(r) for r in _as_list(t)] for t in truths]
     # "" is embedded like any text, as the official code does (it scores a small positive cosine)
-    answers = [p if isinstance(p, str) else None for p in predictions]
+    answers = [_encodable(p) if isinstance(p, str) else None for p in predictions]
     texts = list(dict.fromkeys([a for a in answers if a is not None] + [r for refs in references for r in refs]))
     if not texts:
         return [0.0] * len(predictions)
@@ -332,13 +486,37 @@ def _similarity_rows(model, predictions, truths) -> list[float]:
     ]
 
 
-@register_metric("sent-transformer")
+@register_metric("sent-transformer", truth=texts_truth, task_types=("generation",))
 def sent_transformer(predictions, truths, **_) -> list[float]:
     """Generation: all-MiniLM-L6-v2 cosine to the reference(s), mean then clipped at 0."""
     return _similarity_rows(_load_sentence_model(minilm_folder()), predictions, truths)
 
 
-@register_metric("multilingual-sent-transformer")
+@register_metric("multilingual-sent-transformer", truth=texts_truth, task_types=("generation",))
 def multilingual_sent_transformer(predictions, truths, multilingual_model=None, **_) -> list[float]:
     """Multilingual generation: as sent-transformer with paraphrase-multilingual-MiniLM-L12-v2."""
     return _similarity_rows(load_multilingual_model(multilingual_model), predictions, truths)
+
+
+# ---- can a metric be computed here? ------------------------------------------------------------
+
+def check_available(metric: str) -> None:
+    """`MissingModelError` when `metric` cannot be computed on this machine (its package, tokenizer or
+    model is missing), so that a run can stop before any question is answered. Cheap: it builds the
+    ROUGE / BLEU scorers (kept for scoring) and finds the embedding model's folder without loading it.
+    multilingual-sent-transformer is checked by `load_multilingual_model`."""
+    if metric not in METRICS:
+        raise KeyError(f"unknown metric {metric!r}; known metrics: {', '.join(METRICS)}")
+    try:
+        if metric == "rougel":
+            _rouge_scorer()
+        elif metric in ("bleu", "jp-bleu"):
+            _bleu("ja-mecab" if metric == "jp-bleu" else "13a")
+        elif metric == "sent-transformer":
+            minilm_folder()
+            import importlib.util
+
+            if importlib.util.find_spec("sentence_transformers") is None:
+                raise ImportError("the package sentence-transformers is not installed")
+    except ImportError as err:
+        raise MissingModelError(f"metric {metric!r} cannot be computed here: {err}") from None
