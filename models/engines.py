@@ -281,6 +281,7 @@ class VLLMEngine:
             max_num_seqs=s.max_num_seqs,
             distributed_executor_backend=s.distributed_executor_backend,
             seed=s.seed,
+            enable_prefix_caching=s.enable_prefix_caching,
         )
         self.tokenizer = self.llm.get_tokenizer()
         self.eos_ids = _eos_ids(self.model_dir, self.tokenizer)

@@ -80,6 +80,11 @@ class EngineSettings:
     max_num_seqs: int = 16  # SHOPBENCH_MAX_NUM_SEQS: the grader's largest batch
     distributed_executor_backend: str | None = "mp"  # SHOPBENCH_EXECUTOR: one process per GPU; Ray is not needed on one node
     seed: int = 0  # SHOPBENCH_SEED: decoding is greedy; the seed only fixes vLLM's own state
+    # SHOPBENCH_PREFIX_CACHING: vLLM's automatic prefix cache. Every prompt opens with the same
+    # system prompt of its task type, and the grader's batches are one task each, so prompts share
+    # their first blocks (the chat header and often the instruction); the cache skips their prefill.
+    # Greedy answers are the same with it on or off (tests/test_prefix_caching.py).
+    enable_prefix_caching: bool = True
 
     _ENV = {
         "tensor_parallel_size": ("SHOPBENCH_TP", int),
@@ -91,6 +96,7 @@ class EngineSettings:
         "max_num_seqs": ("SHOPBENCH_MAX_NUM_SEQS", int),
         "distributed_executor_backend": ("SHOPBENCH_EXECUTOR", _optional),
         "seed": ("SHOPBENCH_SEED", int),
+        "enable_prefix_caching": ("SHOPBENCH_PREFIX_CACHING", _bool),
     }
 
     @classmethod
