@@ -9,12 +9,21 @@
 
 Both take token ids (the prompt already rendered and shortened by the model), so what is
 decoded is exactly what was measured against the context.
+
+Deadlines: ``generate(..., deadline=t)`` (a ``time.monotonic()`` instant) stops decoding at the
+first step after ``t`` and returns what each request has so far; ``last_cut`` then says which
+replies the deadline cut (the model tidies them into valid answers). The transformers engine
+checks the clock in a stopping criterion after every step; the vLLM engine drives its engine
+loop itself (add the requests, ``step``, abort the unfinished ones at the deadline) instead of
+one blocking ``LLM.generate``, so no request can hold the batch. Every cut is logged.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -28,9 +37,19 @@ class Engine(Protocol):
     tokenizer: object
     table: TokenTable
     max_model_len: int
+    last_cut: list[bool]  # per request of the last generate: whether the deadline cut its reply
 
-    def generate(self, prompt_ids: Sequence[Sequence[int]], specs: Sequence[DecodeSpec]) -> list[str]:
+    def generate(self, prompt_ids: Sequence[Sequence[int]], specs: Sequence[DecodeSpec],
+                 deadline: float | None = None) -> list[str]:
         ...
+
+
+def _log_cut(engine: str, cut: Sequence[bool], deadline: float, steps: int | None = None) -> None:
+    if any(cut):
+        late = time.monotonic() - deadline
+        log.warning("deadline: %s engine cut %d of %d replies%s (%.2f s %s the deadline)", engine, sum(cut), len(cut),
+                    f" after {steps} decode steps" if steps is not None else "", abs(late),
+                    "after" if late >= 0 else "before")
 
 
 def cut_at_stop(text: str, stop: Sequence[str]) -> str:
@@ -125,11 +144,14 @@ class TransformersEngine:
         self.vocab_size = self.model.get_output_embeddings().weight.shape[0]
         context = getattr(self.model.config, "max_position_embeddings", None) or 4096
         self.max_model_len = min(context, max_model_len or EngineSettings.from_env().max_model_len)
+        self.last_cut: list[bool] = []
 
-    def generate(self, prompt_ids: Sequence[Sequence[int]], specs: Sequence[DecodeSpec]) -> list[str]:
-        """One left-padded batch through ``model.generate`` with every row's spec applied."""
+    def generate(self, prompt_ids: Sequence[Sequence[int]], specs: Sequence[DecodeSpec],
+                 deadline: float | None = None) -> list[str]:
+        """One left-padded batch through ``model.generate`` with every row's spec applied; at
+        ``deadline`` (``time.monotonic()``) decoding stops and each row keeps what it has."""
         import torch
-        from transformers import GenerationConfig, LogitsProcessorList
+        from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
 
         if len(prompt_ids) != len(specs):
             raise ValueError(f"{len(prompt_ids)} prompts but {len(specs)} specs")
@@ -139,8 +161,13 @@ class TransformersEngine:
                     f"prompt of {len(ids)} tokens + {spec.max_new_tokens} new tokens exceeds the "
                     f"context of {self.max_model_len}; shorten it first (utilities.prompting.fit_prompt)"
                 )
+        self.last_cut = [False] * len(prompt_ids)
         if not prompt_ids:
             return []
+        if deadline is not None and time.monotonic() >= deadline:  # no time to start: nothing decoded
+            self.last_cut = [True] * len(prompt_ids)
+            _log_cut(self.name, self.last_cut, deadline, 0)
+            return [""] * len(prompt_ids)
         width = max(len(ids) for ids in prompt_ids)
         input_ids = torch.full((len(prompt_ids), width), self.pad_id, dtype=torch.long)
         attention = torch.zeros((len(prompt_ids), width), dtype=torch.long)
@@ -157,24 +184,45 @@ class TransformersEngine:
             pad_token_id=self.pad_id,
             repetition_penalty=1.0,
         )
+        clock = DeadlineCriterion(deadline)
         with torch.inference_mode():
             out = self.model.generate(
                 input_ids=input_ids.to(self.device),
                 attention_mask=attention.to(self.device),
                 generation_config=config,
                 logits_processor=LogitsProcessorList([processor]),
+                stopping_criteria=StoppingCriteriaList([clock]),
             )
         texts = []
         eos = set(self.eos_ids)
         for row, spec in enumerate(specs):
             new = out[row, width:].tolist()[: spec.max_new_tokens]
+            ended = len(new) == spec.max_new_tokens
             for j, tok in enumerate(new):
                 if tok in eos:
-                    new = new[:j]
+                    new, ended = new[:j], True
                     break
+            self.last_cut[row] = clock.fired and not ended
             text = self.tokenizer.decode(new, skip_special_tokens=True)
             texts.append(cut_at_stop(text, spec.stop))
+        if clock.fired:
+            _log_cut(self.name, self.last_cut, deadline, out.shape[1] - width)
         return texts
+
+
+class DeadlineCriterion:
+    """A stopping criterion: every row stops at the first step after ``deadline`` (``time.monotonic()``)."""
+
+    def __init__(self, deadline: float | None) -> None:
+        self.deadline = deadline
+        self.fired = False
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            self.fired = True
+        return torch.full((input_ids.shape[0],), self.fired, dtype=torch.bool, device=input_ids.device)
 
 
 class SpecLogitsProcessor:
@@ -288,6 +336,8 @@ class VLLMEngine:
         self.table = TokenTable(self.tokenizer)
         self.table.add_eos_ids(self.eos_ids)
         self.max_model_len = s.max_model_len
+        self._request_ids = itertools.count()
+        self.last_cut: list[bool] = []
 
     @staticmethod
     def sampling_params(spec: DecodeSpec):
@@ -298,6 +348,7 @@ class VLLMEngine:
         cost is small: only NER specs have stops, and they allow 15 new tokens).
         """
         from vllm import SamplingParams
+        from vllm.sampling_params import RequestOutputKind
 
         return SamplingParams(
             n=1,
@@ -306,30 +357,57 @@ class VLLMEngine:
             allowed_token_ids=list(spec.allowed_token_ids) if spec.allowed_token_ids is not None else None,
             logit_bias=dict(spec.logit_bias) or None,
             skip_special_tokens=True,
+            # every step reports each request's text so far: what a request cut at the deadline keeps
+            output_kind=RequestOutputKind.CUMULATIVE,
         )
 
-    def generate(self, prompt_ids: Sequence[Sequence[int]], specs: Sequence[DecodeSpec]) -> list[str]:
+    def generate(self, prompt_ids: Sequence[Sequence[int]], specs: Sequence[DecodeSpec],
+                 deadline: float | None = None) -> list[str]:
+        """The requests through vLLM's engine loop, stepped here: at ``deadline`` (``time.monotonic()``)
+        the unfinished ones are aborted and keep the text they have."""
         from vllm.inputs import TokensPrompt
 
         if len(prompt_ids) != len(specs):
             raise ValueError(f"{len(prompt_ids)} prompts but {len(specs)} specs")
+        self.last_cut = [False] * len(prompt_ids)
         if not prompt_ids:
             return []
-        prompts = [TokensPrompt(prompt_token_ids=list(ids)) for ids in prompt_ids]
-        try:
-            outputs = self.llm.generate(prompts, [self.sampling_params(s) for s in specs], use_tqdm=False)
-        except Exception:
-            self._abort_unfinished()  # else the next call would step them again, and again
-            raise
-        return [cut_at_stop(o.outputs[0].text, spec.stop) for o, spec in zip(outputs, specs)]
-
-    def _abort_unfinished(self) -> None:
-        """Drop the requests a failed ``generate`` left in the engine (vLLM keeps them otherwise)."""
+        if deadline is not None and time.monotonic() >= deadline:  # no time to start: nothing decoded
+            self.last_cut = [True] * len(prompt_ids)
+            _log_cut(self.name, self.last_cut, deadline, 0)
+            return [""] * len(prompt_ids)
         engine = self.llm.llm_engine
+        ids = [f"shopbench-{next(self._request_ids)}" for _ in prompt_ids]
+        texts = dict.fromkeys(ids, "")
+        unfinished = set()
+        steps = 0
         try:
-            ids = list(engine.output_processor.request_states)
-            if ids:
-                engine.abort_request(ids)
-                log.warning("aborted %d unfinished vLLM requests after a failed generate", len(ids))
+            for rid, prompt, spec in zip(ids, prompt_ids, specs):
+                engine.add_request(rid, TokensPrompt(prompt_token_ids=list(prompt)), self.sampling_params(spec))
+                unfinished.add(rid)
+            while unfinished:
+                if deadline is not None and time.monotonic() >= deadline:
+                    engine.abort_request(sorted(unfinished))
+                    self.last_cut = [rid in unfinished for rid in ids]
+                    _log_cut(self.name, self.last_cut, deadline, steps)
+                    break
+                for out in engine.step():
+                    if out.request_id in texts:
+                        texts[out.request_id] = out.outputs[0].text if out.outputs else ""
+                        if out.finished:
+                            unfinished.discard(out.request_id)
+                steps += 1
+        except BaseException:
+            self._abort(unfinished)  # else the next call would step them again, and again
+            raise
+        return [cut_at_stop(texts[rid], spec.stop) for rid, spec in zip(ids, specs)]
+
+    def _abort(self, request_ids) -> None:
+        """Drop requests a failed ``generate`` left in the engine (vLLM keeps them otherwise)."""
+        if not request_ids:
+            return
+        try:
+            self.llm.llm_engine.abort_request(sorted(request_ids))
+            log.warning("aborted %d unfinished vLLM requests after a failed generate", len(request_ids))
         except Exception:  # noqa: BLE001 - cleaning up must not hide the first error
             log.exception("could not abort the unfinished vLLM requests")

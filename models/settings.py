@@ -21,6 +21,18 @@ AICROWD_JSON = REPO / "aicrowd.json"
 CACHE_ENV = "SHOPBENCH_CACHE"  # where converted models live (default: <repo>/.cache)
 BATCH_SIZE_ENV = "SHOPBENCH_BATCH_SIZE"
 BATCH_SIZE = 16  # the grader allows 1-16; 16 prompts share each decode step on the GPUs
+# The time a batch may spend: the grader allows PER_SAMPLE_LIMIT_S (10 s) per question, per batch
+# (16 -> 160 s), and kills a track that passes its limit. ShopBenchModel gives its engines this share
+# of the allowance; the other 20 % (32 s of a batch of 16) covers routing, rendering and tidy
+# (milliseconds a prompt), the decode step in flight at the deadline, and the gap between the
+# grader's clock, which times the whole call, and ours.
+BUDGET_SHARE_ENV = "SHOPBENCH_BUDGET_SHARE"
+BUDGET_SHARE = 0.8
+# How long an engine call may run past its deadline before its prompts are given their fallbacks
+# and the call is abandoned (a hung request, a blocked collective): one decode step of the 72B
+# model on 4 x T4 takes ~0.07 s and a 3,072-token prefill ~6 s at the cost model's 500 tokens/s,
+# but an engine that honours the deadline stops at the first step after it.
+DEADLINE_SLACK_S = 2.0
 
 
 def configured_checkpoint(aicrowd_json: Path = AICROWD_JSON) -> Path:
@@ -49,6 +61,24 @@ def batch_size() -> int:
     if not 1 <= value <= 16:
         raise ValueError(f"{BATCH_SIZE_ENV}={value}: the grader accepts batch sizes 1 to 16")
     return value
+
+
+def budget_share() -> float:
+    text = os.environ.get(BUDGET_SHARE_ENV, str(BUDGET_SHARE))
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{BUDGET_SHARE_ENV}={text!r}: not a number (a share of the grader's 10 s per question)") from None
+    if not 0 < value <= 1:
+        raise ValueError(f"{BUDGET_SHARE_ENV}={value}: must be in (0, 1], a share of the grader's allowance")
+    return value
+
+
+def batch_budget_s(n_prompts: int, share: float | None = None) -> float:
+    """Seconds a batch of ``n_prompts`` may spend in the engines: the grader's allowance x the share."""
+    from utilities.tracks import PER_SAMPLE_LIMIT_S
+
+    return PER_SAMPLE_LIMIT_S * max(1, n_prompts) * (budget_share() if share is None else share)
 
 
 def _bool(text: str) -> bool:

@@ -16,6 +16,15 @@ Nothing a caller sends sinks a batch. Inputs are read by one rule each, every od
   when all its flags agree and as "not multiple choice" otherwise; anything unreadable is read as
   "not multiple choice" (the router then reads the prompt's own words).
 
+Every batch keeps to its time budget (``models.settings.batch_budget_s``: the grader's 10 s per
+question x the batch size x ``BUDGET_SHARE`` 0.8). Its deadline is shared among the engine calls
+in proportion to their prompts; each call passes its deadline to the engine, which stops decoding
+there and returns what each request has (``Engine.last_cut``), and runs on a watchdog thread that
+gives up on a call ``DEADLINE_SLACK_S`` after its deadline (a hung request, an engine that ignores
+deadlines): its prompts get their fallbacks and later calls wait their turn within their own
+deadlines. A retry after an engine error is made only while time is left. Every cut is logged and
+noted (``Note.cut``).
+
 An overlong prompt is shortened, an engine error (or a wrong number of replies) on a sub-batch
 falls back to one call per prompt, and a prompt that still fails, or could not be prepared, or
 whose reply holds nothing usable (blank, only labels or punctuation, no listed number), or whose
@@ -25,14 +34,18 @@ non-empty, and it parses). Every such step is logged on the ``shopbench`` logger
 """
 from __future__ import annotations
 
+import inspect
 import logging
 import os
+import queue
+import threading
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 from models.base_model import ShopBenchBaseModel
-from models.settings import CHECKPOINT_ENV, ENGINE_ENV, batch_size, configured_checkpoint
+from models.settings import CHECKPOINT_ENV, DEADLINE_SLACK_S, ENGINE_ENV, batch_budget_s, batch_size, configured_checkpoint
 from utilities.decoding import DecodeSpec
 from utilities.prompting import fit_prompt
 from utilities.routing import Route, route
@@ -86,6 +99,7 @@ class Note:
     shortened: bool = False  # the prompt was cut to fit the context
     raw_empty: bool = False  # the engine's reply was None (an error), empty or whitespace
     fallback: bool = False  # the task's fallback gave the answer, not the model's reply
+    cut: bool = False  # the batch's deadline cut the reply short (or left no time to decode it)
 
 
 @dataclass(frozen=True)
@@ -98,12 +112,71 @@ class Prepared:
     shortened: bool
 
 
+class DeadlineExceeded(Exception):
+    """An engine call had no time left, or ran past its deadline and was given up."""
+
+
+class _Job:
+    def __init__(self, fn) -> None:
+        self.fn, self.done, self.abandoned = fn, threading.Event(), False
+        self.result = self.error = None
+
+
+class Watchdog:
+    """Engine calls on one daemon thread, waited for until a deadline.
+
+    A call that overruns is abandoned: the caller goes on (its prompts get fallbacks) while the call
+    finishes, or hangs, on the thread; calls queued behind it wait within their own deadlines, and
+    one abandoned before it started is skipped. One thread, so the engine is never used twice at once.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job.abandoned:
+                continue
+            try:
+                job.result = job.fn()
+            except BaseException as err:  # noqa: BLE001 - handed to the caller
+                job.error = err
+            job.done.set()
+
+    def run(self, fn, timeout: float):
+        """``fn()``, or ``DeadlineExceeded`` once ``timeout`` seconds pass."""
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._work, name="shopbench-engine", daemon=True)
+            self._thread.start()
+        job = _Job(fn)
+        self._jobs.put(job)
+        if not job.done.wait(max(0.0, timeout)):
+            job.abandoned = True
+            raise DeadlineExceeded(f"the engine call did not return within {timeout:.1f} s")
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+
+def _share(deadline: float, part: int, whole: int) -> float:
+    """The deadline of ``part`` of ``whole`` prompts left: the time left, shared in proportion."""
+    now = time.monotonic()
+    return now + max(0.0, deadline - now) * part / max(1, whole)
+
+
 class ShopBenchModel(ShopBenchBaseModel):
     def __init__(self, engine=None) -> None:
         super().__init__()
         self.engine = engine if engine is not None else load_engine()
         self.batch_size = batch_size()
         self.last_notes: list[Note] = []  # one per prompt of the last batch_predict, in order
+        self.watchdog = Watchdog()
+        try:  # an engine of ours takes a deadline; another one (a caller's) is still watched
+            self._takes_deadline = "deadline" in inspect.signature(self.engine.generate).parameters
+        except (TypeError, ValueError):
+            self._takes_deadline = False
 
     def get_batch_size(self) -> int:
         return self.batch_size
@@ -118,8 +191,11 @@ class ShopBenchModel(ShopBenchBaseModel):
 
     # --- the grader's call --------------------------------------------------------------------
     def batch_predict(self, batch: dict[str, Any], is_multiple_choice: bool) -> list[str]:
+        started = time.monotonic()
         self.last_notes = []
+        self._cut: set[int] = set()  # ids of Prepared items whose reply the deadline cut
         prompts = _prompts_of(batch)
+        deadline = started + batch_budget_s(len(prompts))
         flags = read_flags(is_multiple_choice, len(prompts))
         answers: list[str | None] = [None] * len(prompts)
         notes: list[Note | None] = [None] * len(prompts)
@@ -140,17 +216,24 @@ class ShopBenchModel(ShopBenchBaseModel):
             len(prompts), _flag_summary(flags), dict(Counter({t: len(ix) for t, ix in groups.items()})),
             f", {shortened} shortened to fit the context" if shortened else "",
         )
+        left = sum(len(ix) for ix in groups.values())
         for task_type, indices in groups.items():
-            raw = self._generate([prepared[i] for i in indices])
+            raw = self._generate([prepared[i] for i in indices], _share(deadline, len(indices), left))
+            left -= len(indices)
             for i, text in zip(indices, raw):
                 p = prepared[i]
                 answers[i], used = _answer(p, text)
-                notes[i] = Note(task_type, p.shortened, not isinstance(text, str) or not text.strip(), used)
+                notes[i] = Note(task_type, p.shortened, not isinstance(text, str) or not text.strip(), used,
+                                id(p) in self._cut)
         for i, p in enumerate(prepared):
             if p is None:
                 task_type, answers[i] = _fallback(prompts[i], flags[i])
                 notes[i] = Note(task_type, raw_empty=True, fallback=True)
         self.last_notes = [n for n in notes if n is not None]  # every prompt has its note by now
+        cut = sum(n.cut for n in self.last_notes)
+        if cut:
+            log.warning("deadline: %d of %d replies cut short; the batch took %.1f s of its %.1f s budget",
+                        cut, len(prompts), time.monotonic() - started, deadline - started)
         fallbacks = [i for i, n in enumerate(self.last_notes) if n.fallback]
         if fallbacks:
             log.warning(
@@ -160,30 +243,59 @@ class ShopBenchModel(ShopBenchBaseModel):
             )
         return [a if isinstance(a, str) else "" for a in answers]
 
-    def _generate(self, items: Sequence[Prepared]) -> list[str | None]:
-        """Raw texts for prompts of one task type; on an engine error, one call per prompt."""
+    def _generate(self, items: Sequence[Prepared], deadline: float) -> list[str | None]:
+        """Raw texts for prompts of one task type by ``deadline``; on an engine error, one call per
+        prompt while time is left; ``None`` for a prompt that gets no reply."""
         out: list[str | None] = []
         for start in range(0, len(items), self.batch_size):
             chunk = items[start:start + self.batch_size]
             try:
-                out.extend(self._call(chunk))
+                out.extend(self._call(chunk, _share(deadline, len(chunk), len(items) - start)))
+                continue
+            except DeadlineExceeded as err:  # no time is left for retries either
+                log.warning("deadline: %d %s prompts get their fallback answers (%s)", len(chunk),
+                            chunk[0].route.task_type, err)
+                self._cut.update(id(p) for p in chunk)
+                out.extend([None] * len(chunk))
                 continue
             except Exception as err:  # noqa: BLE001
                 log.exception("engine failed on a sub-batch of %d (%s: %s); retrying one prompt at a time",
                               len(chunk), type(err).__name__, err)
-            for p in chunk:
+            for k, p in enumerate(chunk):
+                if time.monotonic() >= deadline:
+                    log.warning("deadline: the budget is spent; %d %s prompts get their fallback answers without "
+                                "a retry", len(chunk) - k, p.route.task_type)
+                    self._cut.update(id(q) for q in chunk[k:])
+                    out.extend([None] * (len(chunk) - k))
+                    break
                 try:
-                    out.extend(self._call([p]))
+                    out.extend(self._call([p], _share(deadline, 1, len(items) - start - k)))
+                except DeadlineExceeded as err:
+                    log.warning("deadline: one %s prompt gets its fallback answer (%s)", p.route.task_type, err)
+                    self._cut.add(id(p))
+                    out.append(None)
                 except Exception as err:  # noqa: BLE001
                     log.exception("engine failed on one %s prompt (%s: %s); it gets the fallback answer",
                                   p.route.task_type, type(err).__name__, err)
                     out.append(None)
         return out
 
-    def _call(self, chunk: Sequence[Prepared]) -> list[str | None]:
-        texts = list(self.engine.generate([p.ids for p in chunk], [p.spec for p in chunk]))
+    def _call(self, chunk: Sequence[Prepared], deadline: float) -> list[str | None]:
+        """One engine call, on the watchdog, by ``deadline`` (plus ``DEADLINE_SLACK_S``)."""
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise DeadlineExceeded("no time left in the batch's budget")
+        ids, specs = [p.ids for p in chunk], [p.spec for p in chunk]
+        if self._takes_deadline:
+            texts = self.watchdog.run(lambda: self.engine.generate(ids, specs, deadline=deadline), left + DEADLINE_SLACK_S)
+        else:
+            texts = self.watchdog.run(lambda: self.engine.generate(ids, specs), left + DEADLINE_SLACK_S)
+        texts = list(texts)
         if len(texts) != len(chunk):  # a reply per prompt, or none is trusted: which one is missing is unknown
             raise RuntimeError(f"engine returned {len(texts)} texts for {len(chunk)} prompts")
+        cut = getattr(self.engine, "last_cut", None) if self._takes_deadline else None
+        if isinstance(cut, list) and len(cut) == len(chunk):
+            self._cut.update(id(p) for p, c in zip(chunk, cut) if c)
         return texts
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 
 import pytest
@@ -418,3 +419,111 @@ def test_when_even_the_fallback_fails_the_answer_still_has_the_tasks_shape(tiny_
     monkeypatch.setitem(TASKS, "multiple-choice", dataclasses.replace(TASKS["multiple-choice"], read=boom, fallback=boom))
     model = ShopBenchModel(engine=tiny_engine)
     assert model.batch_predict({"prompt": [MC_PROMPT]}, True) == ["0"]
+
+
+# --- every batch inside its time budget ---------------------------------------------------------
+TIDY_SLACK_S = 1.0  # routing, tidy and logging after the last engine call (milliseconds here) and a loaded machine
+
+
+@pytest.fixture
+def small_budget(monkeypatch):
+    """A budget of 0.05 x 10 s = 0.5 s per prompt, so the scenarios run in seconds."""
+    from models.settings import batch_budget_s
+
+    monkeypatch.setenv("SHOPBENCH_BUDGET_SHARE", "0.05")
+    return batch_budget_s
+
+
+def timed_batch(model, prompts, is_mc):
+    start = time.monotonic()
+    answers = model.batch_predict({"prompt": prompts}, is_mc)
+    return answers, time.monotonic() - start
+
+
+def slow_forward(engine, seconds):
+    """Every forward pass of the tiny model (prefill and each decode step) takes ``seconds`` longer."""
+    forward = engine.model.forward
+
+    def slow(*args, **kwargs):
+        time.sleep(seconds)
+        return forward(*args, **kwargs)
+
+    return slow
+
+
+def test_a_slow_engine_is_cut_at_the_deadline_and_every_answer_parses(tiny_model_dir, small_budget, monkeypatch, caplog):
+    from models.engines import TransformersEngine
+
+    engine = TransformersEngine(tiny_model_dir)
+    monkeypatch.setattr(engine.model, "forward", slow_forward(engine, 0.1))  # 50 generation tokens: 5 s a call
+    model = ShopBenchModel(engine=engine)
+    prompts = [f"Describe product {i} in one sentence.\nOutput:" for i in range(4)]
+    with caplog.at_level(logging.WARNING, logger="shopbench"):
+        answers, took = timed_batch(model, prompts, False)
+    assert took <= small_budget(4) + TIDY_SLACK_S  # 2 s budget; without a deadline 5 s
+    assert all(n.cut for n in model.last_notes)
+    for prompt, answer in zip(prompts, answers):
+        assert_parses(prompt, False, answer)
+    assert any("deadline: transformers engine cut 4 of 4 replies" in m for m in caplog.messages)
+
+
+class SlowThenFailing(FlakyEngine):
+    """Takes its whole deadline, then fails (an OOM after a long prefill)."""
+
+    def generate(self, prompt_ids, specs, deadline=None):
+        self.calls.append(len(prompt_ids))
+        time.sleep(max(0.0, deadline - time.monotonic()))
+        raise RuntimeError("CUDA out of memory (simulated, late)")
+
+
+class Hung(FlakyEngine):
+    """Never returns (a hung collective); it also ignores deadlines: no ``deadline`` parameter."""
+
+    def __init__(self, engine):
+        super().__init__(engine)
+        self.release = __import__("threading").Event()
+
+    def generate(self, prompt_ids, specs):
+        self.calls.append(len(prompt_ids))
+        self.release.wait(60)
+        return [""] * len(prompt_ids)
+
+
+@pytest.mark.parametrize("is_mc", [True, False])
+def test_slow_then_failing_engine_answers_the_rest_with_fallbacks_inside_the_budget(tiny_engine, dev_rows, small_budget, is_mc):
+    engine = SlowThenFailing(tiny_engine)
+    model = ShopBenchModel(engine=engine)
+    rows = [r for r in dev_rows if r["is_multiple_choice"] == is_mc][:8]
+    answers, took = timed_batch(model, [r["input_field"] for r in rows], is_mc)
+    assert took <= small_budget(8) + TIDY_SLACK_S
+    assert engine.calls[0] >= 1 and len(engine.calls) < 1 + len(rows)  # the retries stopped when the time was gone
+    for row, answer in zip(rows, answers):
+        assert_parses(row["input_field"], is_mc, answer)
+
+
+def test_a_hung_engine_call_is_given_up_after_its_deadline_and_the_next_batch_still_answers(tiny_engine, dev_rows,
+                                                                                           small_budget, caplog):
+    from models.settings import DEADLINE_SLACK_S
+
+    engine = Hung(tiny_engine)
+    model = ShopBenchModel(engine=engine)
+    rows = [r for r in dev_rows if r["task_name"] == "task12"]
+    try:
+        with caplog.at_level(logging.WARNING, logger="shopbench"):
+            for _ in range(2):  # the second batch finds the engine still hung: it waits only its own budget
+                answers, took = timed_batch(model, [r["input_field"] for r in rows], False)
+                assert took <= small_budget(len(rows)) + DEADLINE_SLACK_S + TIDY_SLACK_S
+                assert all(n.fallback and n.cut for n in model.last_notes)
+                for row, answer in zip(rows, answers):
+                    assert_parses(row["input_field"], False, answer)
+        assert engine.calls == [len(rows)]  # the queued call was skipped, never run on the hung engine
+        assert any("did not return within" in m for m in caplog.messages)
+    finally:
+        engine.release.set()
+
+
+def test_a_batch_within_its_budget_is_not_cut(tiny_engine, dev_rows):
+    model = ShopBenchModel(engine=tiny_engine)
+    rows = [r for r in dev_rows if r["task_name"] == "task12"]
+    model.batch_predict({"prompt": [r["input_field"] for r in rows]}, False)
+    assert not any(n.cut for n in model.last_notes)

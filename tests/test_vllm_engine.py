@@ -137,3 +137,80 @@ def test_whether_vllm_runs_awq_here_follows_its_int4_kernel():
 
     problem = vllm_cpu_awq_error()
     assert (problem is None) == (torch.cuda.is_available() or hasattr(torch.ops._C, "cpu_gemm_wna16"))
+
+
+# --- deadlines: the engine loop is stepped here and the stragglers aborted ------------------------
+def endless(engine):
+    """A spec that cannot end early: 2,000 tokens of letters, no end-of-text allowed (~10 s here)."""
+    letters = tuple(i for i in engine.table.ids_whose_text(lambda s: s.isalpha() and s.isascii()))[:500]
+    return DecodeSpec(2000, allowed_token_ids=letters)
+
+
+def test_vllm_aborts_a_hung_request_at_the_deadline_and_keeps_its_text(vllm_engine, caplog):
+    import logging
+    import time
+
+    seven = vllm_engine.table.digit_ids["7"][0]
+    prompts = [ids_of(vllm_engine, "a long one"), ids_of(vllm_engine, "a short one")]
+    start = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="shopbench"):
+        long, short = vllm_engine.generate(prompts, [endless(vllm_engine), DecodeSpec(2, allowed_token_ids=(seven,))],
+                                           deadline=start + 1.0)
+    took = time.monotonic() - start
+    assert took < 1.0 + 0.5  # the step in flight at the deadline, on this CPU a few ms
+    assert vllm_engine.last_cut == [True, False]
+    assert long and long.isascii() and short == "77"  # the cut request keeps its text; the short one finished
+    assert any("vllm engine cut 1 of 2 replies" in m for m in caplog.messages)
+    # nothing is left in the engine: the next call runs alone and ends normally
+    assert not vllm_engine.llm.llm_engine.has_unfinished_requests()
+    assert vllm_engine.generate([prompts[1]], [DecodeSpec(3, allowed_token_ids=(seven,))]) == ["777"]
+
+
+def test_vllm_engine_failing_mid_loop_leaves_no_request_behind(vllm_engine, monkeypatch):
+    engine = vllm_engine.llm.llm_engine
+    step, calls = engine.step, []
+
+    def failing_step():
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("worker died (simulated)")
+        return step()
+
+    monkeypatch.setattr(engine, "step", failing_step)
+    with pytest.raises(RuntimeError, match="worker died"):
+        vllm_engine.generate([ids_of(vllm_engine, "x")], [endless(vllm_engine)])
+    monkeypatch.setattr(engine, "step", step)
+    assert not engine.has_unfinished_requests()
+
+
+@pytest.mark.parametrize("scenario", ["slow", "slow then failing"])
+def test_shopbench_model_on_vllm_keeps_every_batch_inside_its_budget(vllm_engine, dev_rows, monkeypatch, scenario):
+    import time
+
+    from models.settings import batch_budget_s
+    from models.shopbench_model import ShopBenchModel
+    from tests.test_shopbench_model import TIDY_SLACK_S, assert_parses
+
+    monkeypatch.setenv("SHOPBENCH_BUDGET_SHARE", "0.05")  # 0.5 s per prompt
+    engine = vllm_engine.llm.llm_engine
+    step, steps = engine.step, []
+
+    def slow_step():
+        steps.append(1)
+        time.sleep(0.05)
+        if scenario == "slow then failing" and len(steps) > 10:
+            raise RuntimeError("worker died (simulated)")
+        return step()
+
+    monkeypatch.setattr(engine, "step", slow_step)
+    rows = [r for r in dev_rows if r["task_type"] == "generation"][:4]  # 50 tokens each: 2.5 s of slow steps
+    model = ShopBenchModel(engine=vllm_engine)
+    start = time.monotonic()
+    answers = model.batch_predict({"prompt": [r["input_field"] for r in rows]}, False)
+    assert time.monotonic() - start <= batch_budget_s(4) + TIDY_SLACK_S
+    for row, answer in zip(rows, answers):
+        assert_parses(row["input_field"], False, answer)
+    if scenario == "slow":
+        assert any(n.cut for n in model.last_notes)
+    monkeypatch.setattr(engine, "step", step)
+    assert not engine.has_unfinished_requests()
