@@ -8,7 +8,7 @@ is checked against the 10-seconds-per-question rule.
 
 Every score comes with a 95 % interval (a seeded bootstrap over questions, stratified by task:
 ``utilities/evaluation_stats.py``), and every task with its counts of fallback answers, empty raw
-replies, shortened prompts and questions the router sent to another type than the row's label.
+replies, shortened prompts, replies cut by the batch's deadline and questions the router sent to another type than the row's label.
 Each batch's answers are appended to ``records.jsonl`` in the run folder as soon as the batch ends,
 so an interrupted run (Ctrl-C, a kill) loses at most the batch in flight and ``--resume`` finishes it.
 
@@ -98,7 +98,7 @@ RUN_FILE = "run.json"  # what a run was asked to do, checked by --resume
 RECORDS_FILE = "records.jsonl"  # one answered question per line, appended per batch
 REPORT_FILES = ("report.json", "report.md", "scores.png")
 INTERRUPTED = 130  # exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it
-NOTE_FIELDS = ("shortened", "raw_empty", "fallback")  # booleans of ShopBenchModel.last_notes
+NOTE_FIELDS = ("shortened", "raw_empty", "fallback", "cut")  # booleans of ShopBenchModel.last_notes
 
 
 @dataclass
@@ -895,7 +895,7 @@ def add_intervals(result: dict) -> dict:
 
 
 def add_counts(result: dict, answered: list[dict]) -> dict:
-    """Per task: fallback answers, empty raw replies, shortened prompts (None when the model does not
+    """Per task: fallback answers, empty raw replies, shortened prompts, deadline cuts (None when the model does not
     say), and questions routed to another type than the row's task_type label ("misrouted")."""
     by_task: dict[str, list[tuple[dict, dict]]] = defaultdict(list)
     for record, a in zip(result["records"], answered):
@@ -977,14 +977,14 @@ def render_choices(shares: dict) -> list[str]:
 
 
 def render_tables(result: dict, timing: dict) -> str:
-    lines = ["| task | type | metric | n | score | 95 % CI | fallbacks | empty raw | shortened | misrouted |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| task | type | metric | n | score | 95 % CI | fallbacks | empty raw | shortened | cut | misrouted |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name in sorted(result["tasks"], key=natural_key):
         t = result["tasks"][name]
         value = "failed" if t["score"] is None else f"{t['score']:.4f}"
         lines.append(f"| {name} | {t['task_type']} | {', '.join(t['metrics'])} | {t['questions']} | {value} | "
                      f"{_ci(t.get('ci95'))} | {_count(t.get('fallbacks'))} | {_count(t.get('raw_empty'))} | "
-                     f"{_count(t.get('shortened'))} | {_count(t.get('misrouted'))} |")
+                     f"{_count(t.get('shortened'))} | {_count(t.get('cut'))} | {_count(t.get('misrouted'))} |")
     tracks_ci = result.get("tracks_ci95", {})
     lines += ["", "| track | score | 95 % CI | 1st place | measured s | limit s |", "|---|---|---|---|---|---|"]
     for number, value in result["tracks"].items():
@@ -995,7 +995,7 @@ def render_tables(result: dict, timing: dict) -> str:
             f"{timing['per_track_s'].get(number, 0.0):.1f} | {track.time_limit_s} |"
         )
     totals = {}
-    for f in ("fallbacks", "raw_empty", "shortened", "misrouted"):
+    for f in ("fallbacks", "raw_empty", "shortened", "cut", "misrouted"):
         values = [t.get(f) for t in result["tasks"].values()]
         totals[f] = None if any(v is None for v in values) else sum(values)
     questions = sum(t["questions"] for t in result["tasks"].values())
@@ -1006,7 +1006,8 @@ def render_tables(result: dict, timing: dict) -> str:
         f"overall (mean over {len(result['tasks'])} tasks): {_percent(result['overall'], 2)} "
         f"(95 % CI {_ci(result.get('overall_ci95'), 100, 2)})",
         f"of {questions} questions: {_count(totals['fallbacks'])} fallback answers, {_count(totals['raw_empty'])} "
-        f"empty raw replies, {_count(totals['shortened'])} shortened prompts, {_count(totals['misrouted'])} misrouted "
+        f"empty raw replies, {_count(totals['shortened'])} shortened prompts, {_count(totals['cut'])} replies cut by "
+        f"the batch's deadline, {_count(totals['misrouted'])} misrouted "
         "(? = the model does not report it)",
         f"time: {timing['total_s']:.1f} s, {timing['per_question_s']:.2f} s per question; "
         f"{timing['batches_over_limit']} of {len(timing['batches'])} batches over the "
