@@ -338,6 +338,14 @@ class VLLMEngine:
         self.max_model_len = s.max_model_len
         self._request_ids = itertools.count()
         self.last_cut: list[bool] = []
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """One short request at start-up: kernels that compile or autotune on their first call (AWQ
+        GEMMs, sampling) do so here, at load time, not inside the first batch's time budget."""
+        started = time.monotonic()
+        self.generate([self.table.encode("Hello")], [DecodeSpec(max_new_tokens=2)])
+        log.info("vLLM warm-up request: %.1f s", time.monotonic() - started)
 
     @staticmethod
     def sampling_params(spec: DecodeSpec):
