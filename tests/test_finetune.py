@@ -231,7 +231,8 @@ def _logits(model, qwen_tokenizer, row) -> torch.Tensor:
     enc = ft.LabelBuilder(qwen_tokenizer).encode(row["messages"])
     model.eval()
     with torch.no_grad():
-        return model(input_ids=torch.as_tensor(enc.ids, dtype=torch.long)[None]).logits.float()
+        ids = torch.as_tensor(enc.ids, dtype=torch.long, device=model.device)[None]  # the model may sit on a GPU
+        return model(input_ids=ids).logits.float().cpu()
 
 
 def test_round_two_starts_from_round_one_weights(round_one, tiny_model_dir, rows_file, rows, qwen_tokenizer,
