@@ -1,4 +1,4 @@
-"""local_evaluation.py end to end on the tiny model, re-scored independently; the 4 x T4 cost model."""
+"""local_evaluation.py end to end on the tiny model, re-scored independently."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 import local_evaluation
-from utilities import cost_model
 from utilities.tracks import TRACKS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -189,78 +188,6 @@ def test_every_batch_is_timed_against_ten_seconds_per_question(report):
         assert b["limit_s"] == 10 * b["size"] and b["within_limit"] == (b["seconds"] <= b["limit_s"])
         assert len(b["questions"]) == b["size"]
     assert set(data["timing"]["per_track_s"]) == {"1", "2", "3", "4", "5"}
-
-
-# --- the cost model ------------------------------------------------------------------------
-
-def test_batch_cost_is_overhead_plus_prefill_plus_decode_steps():
-    c = cost_model.Constants(prefill_tokens_per_s=1000, decode_step_s=0.05, batch_overhead_s=0.2)
-    batch = [cost_model.QuestionCost("ranking", 3, 300, 14), cost_model.QuestionCost("ranking", 3, 500, 10)]
-    # 0.2 + (300 + 500) / 1000 + max(14, 10) * 0.05 = 0.2 + 0.8 + 0.7 = 1.7
-    assert cost_model.batch_seconds(batch, c) == pytest.approx(1.7)
-
-
-def test_question_costs_are_real_qwen2_token_counts(dev_rows, qwen_tokenizer):
-    from utilities.prompting import render
-
-    row = next(r for r in dev_rows if r["task_type"] == "ranking")
-    (cost,) = cost_model.question_costs([row], qwen_tokenizer)
-    rendered = render(qwen_tokenizer, row["input_field"], "ranking")
-    assert cost.prompt_tokens == len(qwen_tokenizer.encode(rendered, add_special_tokens=False))
-    assert (cost.task_type, cost.track, cost.decode_tokens) == ("ranking", 3, 14)  # "1, 2, 3, 4, 5" + end
-
-
-def test_refit_recovers_the_constants_of_a_measured_run(dev_rows, qwen_tokenizer, tmp_path):
-    true = cost_model.Constants(prefill_tokens_per_s=800.0, decode_step_s=0.09, batch_overhead_s=0.3)
-    costs = cost_model.question_costs(dev_rows, qwen_tokenizer)
-    index = defaultdict(list)
-    for i, row in enumerate(dev_rows):
-        index[row["task_type"]].append(i)
-    batches = []
-    for indices in index.values():
-        for s in range(0, len(indices), 16):
-            chunk = indices[s:s + 16]
-            batches.append({"questions": chunk, "size": len(chunk),
-                            "seconds": cost_model.batch_seconds([costs[i] for i in chunk], true)})
-    records = [{"input_field": r["input_field"], "task_type": r["task_type"], "track": r["track"]} for r in dev_rows]
-    path = tmp_path / "report.json"
-    path.write_text(json.dumps({"records": records, "timing": {"batches": batches, "model_load_s": 42.0}}))
-    fitted = cost_model.refit(path, qwen_tokenizer)
-    assert fitted.prefill_tokens_per_s == pytest.approx(800.0, rel=1e-6)
-    assert fitted.decode_step_s == pytest.approx(0.09, rel=1e-6)
-    assert fitted.batch_overhead_s == pytest.approx(0.3, rel=1e-6)
-    assert fitted.startup_s == 42.0
-
-
-def test_the_estimate_prints_every_track_against_its_limit(capsys):
-    result = cost_model.main(["--questions", "1=160,2=32,3=48,4=16"])
-    printed = capsys.readouterr().out
-    assert set(result) == {1, 2, 3, 4, 5} and result[5]["questions"] == 256
-    for number in (1, 2, 3, 4, 5):
-        assert f"| {number} {TRACKS[number].name} |" in printed
-        assert result[number]["limit_s"] == TRACKS[number].time_limit_s
-
-
-def test_questions_that_fit_is_the_largest_count_within_the_limit(dev_rows, qwen_tokenizer):
-    c = cost_model.Constants()
-    pool = [q for q in cost_model.question_costs(dev_rows, qwen_tokenizer) if q.track == 3]
-    limit = TRACKS[3].time_limit_s
-    n = cost_model.questions_that_fit(pool, limit, c)
-    assert n > 0
-    assert cost_model.track_seconds(pool, n, c) <= limit < cost_model.track_seconds(pool, n + 1, c)
-    assert cost_model.questions_that_fit(pool, c.startup_s, c) == 0  # start-up alone fills the limit
-
-
-def test_the_prefill_rate_needed_makes_the_estimate_meet_the_limit(dev_rows, qwen_tokenizer):
-    from dataclasses import replace
-
-    c = cost_model.Constants()
-    pool = [q for q in cost_model.question_costs(dev_rows, qwen_tokenizer) if q.track == 1]
-    batches = cost_model.grader_batches(cost_model.scaled(pool, 5000), c.batch_size)
-    limit = TRACKS[1].time_limit_s
-    rate = cost_model.prefill_needed(batches, limit, c)
-    assert cost_model.track_seconds(pool, 5000, replace(c, prefill_tokens_per_s=rate)) == pytest.approx(limit)
-    assert cost_model.prefill_needed(batches, c.startup_s, c) == float("inf")  # no rate can help
 
 
 # --- data sources: suites, EC-Guide's published files, task names ----------------------------
