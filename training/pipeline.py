@@ -4,7 +4,7 @@
     python -m training.pipeline tiny --out DIR        # every stage on a tiny model, on a CPU, in minutes
     python -m training.pipeline answer AWQ_DIR --out answers.json   # the dev questions through ShopBenchModel
 
-Stages of ``--track N`` (REFERENCE.md section 5; tracks, blends and alphas in utilities/tracks.py):
+Stages of ``--track N`` (docs/reference.md section 5; tracks, blends and alphas in utilities/tracks.py):
 
     round 1: data (blend v8 or v7) -> finetune (QLoRA, qlora_qwen2_72b.yaml, under accelerate launch
              with DeepSpeed ZeRO-2) -> wise-ft (alpha 0.56 or 1) -> merge (bfloat16, the base of round 2)
@@ -354,6 +354,7 @@ def answer_dev_questions(awq: Path, out: Path) -> dict:  # out: a work folder fo
 
     from models.shopbench_model import ShopBenchModel
     from utilities.parsers import parse
+    from utilities.tasks import analyse, get_task
 
     engine = _awq_engine(awq, out)
     model = ShopBenchModel(engine=engine)
@@ -368,7 +369,7 @@ def answer_dev_questions(awq: Path, out: Path) -> dict:  # out: a work folder fo
             answers = model.batch_predict({"prompt": [r["input_field"] for r in chunk]}, task_type == "multiple-choice")
             for row, answer in zip(chunk, answers):
                 parsed = parse(task_type, answer)
-                if parsed in (-1, []) and task_type in ("multiple-choice", "ranking", "retrieval"):
+                if get_task(task_type).problem(answer, analyse(row["input_field"])):
                     failures.append(row["task_name"])
                 answered.append({"task_name": row["task_name"], "answer": answer, "parsed": parsed})
     return {"engine": type(engine).__name__, "questions": len(answered), "unparseable": len(failures), "rows": answered}

@@ -68,25 +68,17 @@ class QuantizeError(ValueError):
 # ---- calibration texts ---------------------------------------------------------------------------
 
 def answer_text(value: Any, task_type: str) -> str:
-    """The official answer ``value`` (a dev row's ``output_field``) written as the model should write it.
-
-    multiple-choice 2 -> "2"; ranking relevance [1, 0.01, 0.1, 1, 0] -> "1, 4, 3, 2, 5" (ties keep
-    the listed order); retrieval [3, 8, 9] -> "3, 8, 9"; NER ["cadbury"] -> "cadbury";
-    generation: the text.
+    """The official answer ``value`` (a dev row's ``output_field``) written as the model should write it:
+    its task's ``answer_of`` (multiple-choice 2 -> "2"; ranking relevance [1, 0.01, 0.1, 1, 0] ->
+    "1, 4, 3, 2, 5"; retrieval [3, 8, 9] -> "3, 8, 9"; NER ["cadbury"] -> "cadbury"; generation: the text).
     """
-    from training.data.rows import numbers_answer, ranking_answer
+    from utilities.tasks import get_task
 
-    if task_type == "multiple-choice":
-        return str(int(value))
-    if task_type == "ranking":
-        return ranking_answer([float(v) for v in value])
-    if task_type == "retrieval":
-        return numbers_answer(int(v) for v in value)
-    if task_type == "named_entity_recognition":
-        return ", ".join(str(v).strip() for v in value)
-    if task_type == "generation":
-        return str(value).strip()
-    raise QuantizeError(f"unknown task type {task_type!r}")
+    try:
+        task = get_task(task_type)
+    except KeyError as err:
+        raise QuantizeError(str(err).strip('"')) from None
+    return task.answer_of(value)
 
 
 def load_rows(path: str | os.PathLike, samples: int | None = None) -> list[dict]:
@@ -115,32 +107,21 @@ def load_rows(path: str | os.PathLike, samples: int | None = None) -> list[dict]
 
 def calibration_texts(tokenizer, rows: Sequence[dict]) -> list[str]:
     """One chat text per row: the inference prompt (routed, chat template) + the true answer + end of turn."""
-    from utilities.parsers import parse
     from utilities.prompting import render
-    from utilities.routing import route_task
+    from utilities.routing import route
+    from utilities.tasks import get_task
 
     texts = []
     for row in rows:
         prompt = row["input_field"]
-        routed = route_task(prompt, bool(row["is_multiple_choice"]))  # the system prompt inference gives it
-        answer_type = row.get("task_type", routed)  # the official answer's type
+        r = route(prompt, bool(row["is_multiple_choice"]))  # the system prompt inference gives it
+        answer_type = row.get("task_type", r.task_type)  # the official answer's type
         answer = answer_text(row["output_field"], answer_type)
-        if parse(answer_type, answer) != _expected(row["output_field"], answer_type):
-            raise QuantizeError(f"the official parser does not read {answer!r} as {row['output_field']!r}")
-        texts.append(render(tokenizer, prompt, routed, answer=answer))
+        why = get_task(answer_type).problem(answer, r.info)
+        if why:
+            raise QuantizeError(f"calibration answer {answer!r} (from {row['output_field']!r}): {why}")
+        texts.append(render(tokenizer, prompt, r.task_type, answer=answer))
     return texts
-
-
-def _expected(value: Any, task_type: str) -> Any:
-    if task_type == "multiple-choice":
-        return int(value)
-    if task_type == "ranking":  # candidate numbers by falling relevance, ties in listed order
-        return sorted(range(1, len(value) + 1), key=lambda i: -float(value[i - 1]))[:5]
-    if task_type == "retrieval":
-        return [int(v) for v in value][:3]
-    if task_type == "named_entity_recognition":
-        return [str(v).strip() for v in value]
-    return str(value).strip()
 
 
 def token_lengths(tokenizer, texts: Iterable[str]) -> list[int]:

@@ -3,7 +3,7 @@
 A submission is a git tag whose name starts with ``submission-``, pushed to the grader's git
 remote; the grader reads ``aicrowd.json`` at that tag (``challenge_id`` picks the track, ``"gpu":
 true`` gets the 4 x T4), installs ``requirements.txt``, fetches the git-lfs weights and calls
-``UserModel`` (REFERENCE.md section 1). The command first builds the commit it will tag (HEAD with
+``UserModel`` (docs/reference.md section 1). The command first builds the commit it will tag (HEAD with
 the track's aicrowd.json, without touching the working tree), checks THAT commit, and tags and
 pushes exactly it; nothing is written, committed, tagged or pushed before every check passes:
 
@@ -93,9 +93,6 @@ DEFAULT_DESCRIPTION = (
     "ShopBench agent: task-type routing, constrained decoding and tidy answers on an AWQ, MLP-padded "
     "Qwen2-72B-Instruct fine-tune, served by vLLM across 4 x T4."
 )
-# Answers the official parser "accepts" but that score 0 for sure: it reads -1 (multiple choice)
-# or [] (ranking, retrieval) when it cannot use an answer (utilities/parsers.py).
-PARSE_FAILURES = {"multiple-choice": -1, "ranking": [], "retrieval": []}
 
 
 class SubmissionError(Exception):
@@ -704,8 +701,10 @@ def run_model_check(checkout: Path, model_dir: Path, questions: list[dict], work
 
 
 def check_answers(report: dict, by_type: dict[str, list[dict]]) -> None:
-    """Each batch gave one string per prompt that the official parser reads as a usable answer."""
+    """Each batch gave one string per prompt that the official parser reads as a usable answer
+    (its task's ``problem``: an offered option, listed candidates, no repeat, a non-empty text)."""
     from utilities.parsers import parse
+    from utilities.tasks import analyse, get_task
 
     for (task_type, rows), answers in zip(by_type.items(), report["batches"]):
         if not isinstance(answers, list) or len(answers) != len(rows):
@@ -719,10 +718,11 @@ def check_answers(report: dict, by_type: dict[str, list[dict]]) -> None:
                 parsed = parse(task_type, answer)
             except Exception as e:  # noqa: BLE001
                 raise SubmissionError(f"model check: {row['task_name']} ({task_type}) answer {answer!r:.60} fails to parse: {e}") from None
-            if task_type in PARSE_FAILURES and parsed == PARSE_FAILURES[task_type]:
+            why = get_task(task_type).problem(answer, analyse(row["input_field"]))
+            if why:
                 raise SubmissionError(
-                    f"model check: {row['task_name']} ({task_type}) answer {answer!r:.60} parses to "
-                    f"{parsed!r}, the parser's failure value (it scores 0)"
+                    f"model check: {row['task_name']} ({task_type}) answer {answer!r:.60} parses to {parsed!r}: {why} "
+                    "(it scores 0)"
                 )
 
 

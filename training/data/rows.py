@@ -17,10 +17,9 @@ import random
 from typing import Hashable, Iterable, Sequence, TypeVar
 
 from training.data.registry import Builder, Question, Skip
-from utilities.parsers import parse
 from utilities.prompting import messages
 from utilities.routing import route
-from utilities.tasks.multiple_choice import offered
+from utilities.tasks import ranking, retrieval
 
 T = TypeVar("T")
 
@@ -81,14 +80,9 @@ def choose(rng: random.Random, wordings: Sequence[str], **fields) -> str:
     return rng.choice(wordings).format(**fields)
 
 
-def ranking_answer(relevance: Sequence[float]) -> str:
-    """The 1-based candidate numbers from most to least relevant (ties keep the listed order)."""
-    order = sorted(range(len(relevance)), key=lambda i: -relevance[i])
-    return ", ".join(str(i + 1) for i in order)
-
-
-def numbers_answer(numbers: Iterable[int]) -> str:
-    return ", ".join(str(n) for n in numbers)
+# how an answer is written is its task's rule (``Task.answer_of``); the builders' names for two of them
+ranking_answer = ranking.answer_of  # relevances -> "1, 4, 3, 2, 5": most relevant first, ties in listed order
+numbers_answer = retrieval.answer_of  # [3, 8, 9] -> "3, 8, 9"
 
 
 # ---- checking and writing rows ------------------------------------------------------------------
@@ -99,23 +93,9 @@ def check(builder: type[Builder] | Builder, q: Question) -> None:
     r = route(q.prompt, task_type == "multiple-choice")
     if r.task_type != task_type:
         raise Skip(f"the router reads the prompt as {r.task_type}")
-    parsed = parse(task_type, q.answer)
-    listed = set(r.info.options)
-    if task_type == "multiple-choice":
-        if len(q.answer.strip()) != 1 or parsed not in offered(r.info):
-            raise Skip("the answer is not one offered option digit")
-    elif task_type == "ranking":
-        numbers = [int(x) for x in q.answer.split(",")]
-        if sorted(numbers) != sorted(listed) or not parsed:
-            raise Skip("the answer is not a permutation of the listed candidates")
-    elif task_type == "retrieval":
-        if not parsed or len(set(parsed)) != len(parsed) or not set(parsed) <= listed:
-            raise Skip("the answer is not distinct listed numbers")
-    elif task_type == "named_entity_recognition":
-        if not parsed:
-            raise Skip("the answer has no entity")
-    elif not parsed:
-        raise Skip("the answer is empty")
+    why = r.task.problem(q.answer, r.info)
+    if why:
+        raise Skip(why)
 
 
 def to_row(builder: type[Builder] | Builder, q: Question) -> dict:

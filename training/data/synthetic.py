@@ -6,7 +6,7 @@
         common: [--engine transformers|vllm] [--limit N] [--batch-size N] [--max-new-tokens N]
                 [--cache FILE] [--model-id ID] [--seed S] [--no-progress]
 
-The three methods (REFERENCE.md section 5), each a preparer of requests from seed data, a module-level
+The three methods (docs/reference.md section 5), each a preparer of requests from seed data, a module-level
 prompt template, and a strict parser of the LLM's answer:
 
 1. **build a task** (:func:`run_build_task`, kinds in :data:`KINDS`): from seed data the LLM writes a
@@ -88,6 +88,7 @@ from training.data.sources import (
 )
 from utilities.decoding import DecodeSpec
 from utilities.special_tokens import encode_chat
+from utilities.tasks import get_task
 
 METHODS = ("enrich", "reword", "build_task")
 PRODUCT_SOURCES = ("esci", "amazon_m2", "amazon_reviews_2023")
@@ -1188,7 +1189,7 @@ def reword_request(builder: type[Builder], index: int, n: int,
     doc = (builder.__doc__ or "").strip().splitlines()
     user = REWORD_PROMPT.format(
         task=one_line(doc[0]).rstrip(".") if doc else builder.name,
-        answer_format=ANSWER_FORMATS.get(builder.task_type, builder.task_type),
+        answer_format=get_task(builder.task_type).answer_format,
         example=fields[0] if fields else "{query}",
         template=json.dumps(template, ensure_ascii=False),
         n=n,
@@ -1196,15 +1197,6 @@ def reword_request(builder: type[Builder], index: int, n: int,
     )
     return teacher_request(f"reword:{builder.name}:{index}", user, max_new_tokens,
                            {"dataset": builder.name, "template": index})
-
-
-ANSWER_FORMATS = {
-    "multiple-choice": "the number of one option",
-    "ranking": "a ranking of the listed numbers, separated by commas",
-    "retrieval": "a few listed numbers, separated by commas",
-    "named_entity_recognition": "a list of entities",
-    "generation": "free text",
-}
 
 
 def parse_rewordings(text: str, original: str, taken: Iterable[str], n: int) -> tuple[list[str], Counter]:

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable
+from typing import Any, Callable
 
 from utilities.decoding import DecodeSpec, TokenTable
 
@@ -214,6 +214,13 @@ class Task:
     read: Callable[[str, PromptInfo], str]
     # the prompt alone -> a non-empty answer the official parser accepts, drawn from the prompt
     fallback: Callable[[PromptInfo], str]
+    # an official truth (a row's output_field) -> the answer the model should write for it
+    answer_of: Callable[[Any], str]
+    # why an answer is not well formed for this prompt (None when it is): what the official parser
+    # reads of it is usable and fits the prompt (an offered option, listed candidates, no repeat)
+    problem: Callable[[str, PromptInfo], str | None]
+    # the answer's shape in a few words, for prompts that ask a teacher model for questions of this type
+    answer_format: str
 
     def answer(self, text: str | None, info: PromptInfo) -> tuple[str, bool]:
         """(answer, whether the fallback gave it): the reply's own answer, else the fallback."""

@@ -128,4 +128,13 @@ def fallback(info: PromptInfo) -> str:
     return head[: ends[-1]].strip() if ends else head
 
 
-TASK = Task(name=NAME, label=LABEL, asks_for=asks_for, decode_spec=decode_spec, read=read, fallback=fallback)
+def answer_of(text) -> str:
+    return str(text).strip()
+
+
+def problem(answer: str, info: PromptInfo) -> str | None:
+    return None if answer.strip() else "the answer is empty"
+
+
+TASK = Task(name=NAME, label=LABEL, asks_for=asks_for, decode_spec=decode_spec, read=read, fallback=fallback,
+            answer_of=answer_of, problem=problem, answer_format="free text")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from utilities.decoding import DecodeSpec, TokenTable, none_penalty
+from utilities.parsers import parse
 from utilities.tasks.base import NO, PromptInfo, Task
 
 NAME = "multiple-choice"
@@ -62,4 +63,16 @@ def fallback(info: PromptInfo) -> str:
     return str(offered(info)[0])
 
 
-TASK = Task(name=NAME, label=LABEL, asks_for=asks_for, decode_spec=decode_spec, read=read, fallback=fallback)
+def answer_of(truth) -> str:
+    """The option number: 2 -> "2"."""
+    return str(int(truth))
+
+
+def problem(answer: str, info: PromptInfo) -> str | None:
+    if len(answer.strip()) != 1 or parse(NAME, answer) not in offered(info):
+        return "the answer is not one offered option digit"
+    return None
+
+
+TASK = Task(name=NAME, label=LABEL, asks_for=asks_for, decode_spec=decode_spec, read=read, fallback=fallback,
+            answer_of=answer_of, problem=problem, answer_format="the number of one option")

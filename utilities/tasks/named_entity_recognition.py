@@ -18,6 +18,7 @@ import ast
 import re
 
 from utilities.decoding import MAX_LOGIT_BIAS_ENTRIES, DecodeSpec, TokenTable, none_penalty
+from utilities.parsers import parse
 from utilities.tasks.base import EXPLICIT, NO, QUOTED_NAME, STRONG, Cue, PromptInfo, Task, any_match
 from utilities.tasks.base import BLANK_PROMPT_ANSWER, subject_text
 from utilities.tasks.generation import asks_for_keyphrases
@@ -424,4 +425,17 @@ def fallback(info: PromptInfo) -> str:
     return ", ".join(words[:FALLBACK_WORDS]) or BLANK_PROMPT_ANSWER
 
 
-TASK = Task(name=NAME, label=LABEL, asks_for=asks_for, decode_spec=decode_spec, read=read, fallback=fallback)
+def answer_of(entities) -> str:
+    """The entities, comma-separated: ["cadbury", "nestle"] -> "cadbury, nestle"."""
+    return ", ".join(str(e).strip() for e in entities)
+
+
+def problem(answer: str, info: PromptInfo) -> str | None:
+    parsed = parse(NAME, answer)
+    if not parsed or not all(isinstance(e, str) and e.strip() for e in parsed):
+        return "the answer has no entity"
+    return None
+
+
+TASK = Task(name=NAME, label=LABEL, asks_for=asks_for, decode_spec=decode_spec, read=read, fallback=fallback,
+            answer_of=answer_of, problem=problem, answer_format="a list of entities")

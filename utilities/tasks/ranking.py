@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from utilities.decoding import DecodeSpec, TokenTable, none_penalty
-from utilities.parsers import RANKING_LENGTH, RANKING_MAX_ITEM
+from utilities.parsers import RANKING_LENGTH, RANKING_MAX_ITEM, parse
 from utilities.tasks.base import EXPLICIT, NO, STRONG, Cue, PromptInfo, Task, any_match, indices_in_order
 
 NAME = "ranking"
@@ -147,4 +147,27 @@ def fallback(info: PromptInfo) -> str:
     return ", ".join(map(str, scored(candidates(info))))
 
 
-TASK = Task(name=NAME, label=LABEL, asks_for=asks_for, decode_spec=decode_spec, read=read, fallback=fallback)
+def answer_of(relevance) -> str:
+    """The 1-based candidate numbers from most to least relevant (ties keep the listed order):
+    [1, 0.01, 0.1, 1, 0] -> "1, 4, 3, 2, 5"."""
+    order = sorted(range(len(relevance)), key=lambda i: -float(relevance[i]))
+    return ", ".join(str(i + 1) for i in order)
+
+
+def problem(answer: str, info: PromptInfo) -> str | None:
+    """Listed candidates, none twice, holding every listed candidate the parser scores (all of them
+    with five candidates: a permutation)."""
+    try:
+        numbers = [int(x) for x in answer.split(",")]
+    except ValueError:
+        return "the answer is not comma-separated candidate numbers"
+    pool = candidates(info)
+    if (not parse(NAME, answer) or len(set(numbers)) != len(numbers) or not set(numbers) <= set(pool)
+            or not set(scored(sorted(pool))) <= set(numbers)):
+        return "the answer is not a ranking of the listed candidates"
+    return None
+
+
+TASK = Task(name=NAME, label=LABEL, asks_for=asks_for, decode_spec=decode_spec, read=read, fallback=fallback,
+            answer_of=answer_of, problem=problem,
+            answer_format="a ranking of the listed numbers, separated by commas")

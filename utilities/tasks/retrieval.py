@@ -9,9 +9,8 @@ model gives fewer.
 """
 from __future__ import annotations
 
-import re
-
 from utilities.decoding import DecodeSpec, TokenTable, none_penalty
+from utilities.parsers import parse
 from utilities.tasks.base import LIST_NOUNS, NO, STRONG, WEAK, Cue, PromptInfo, Task, any_match, indices_in_order
 
 NAME = "retrieval"
@@ -103,4 +102,17 @@ def fallback(info: PromptInfo) -> str:
     return ", ".join(map(str, candidates(info)[:ANSWER_SIZE]))
 
 
-TASK = Task(name=NAME, label=LABEL, asks_for=asks_for, decode_spec=decode_spec, read=read, fallback=fallback)
+def answer_of(numbers) -> str:
+    """The picked candidate numbers: [3, 8, 9] -> "3, 8, 9"."""
+    return ", ".join(str(int(n)) for n in numbers)
+
+
+def problem(answer: str, info: PromptInfo) -> str | None:
+    parsed = parse(NAME, answer)
+    if not parsed or len(set(parsed)) != len(parsed) or not set(parsed) <= set(candidates(info)):
+        return "the answer is not distinct listed numbers"
+    return None
+
+
+TASK = Task(name=NAME, label=LABEL, asks_for=asks_for, decode_spec=decode_spec, read=read, fallback=fallback,
+            answer_of=answer_of, problem=problem, answer_format="a few listed numbers, separated by commas")
