@@ -31,7 +31,6 @@ import json
 import os
 import platform
 import random
-import re
 import shutil
 import statistics
 import sys
@@ -173,65 +172,11 @@ class Bench:
 # ---- realistic answers: a perturbed truth, as a model might write it -----------------------------
 
 def raw_answer(row: dict, info, rng: random.Random) -> str:
-    """A raw model reply to ``row``: its truth, sometimes right, sometimes wrong, in a model's words."""
-    from utilities.tasks import multiple_choice
+    """A raw model reply to ``row``: its truth, sometimes right, sometimes wrong, in a model's words
+    (each task's ``simulated_reply``)."""
+    from utilities.tasks import get_task
 
-    task_type, truth = row["task_type"], row["output_field"]
-    if task_type == "multiple-choice":
-        options = list(multiple_choice.offered(info))
-        pick = truth if truth in options and rng.random() < 0.6 else rng.choice(options)
-        text = info.option_texts[info.options.index(pick)] if pick in info.options else ""
-        return rng.choice(("{d}", " {d}", "{d}.", "Answer: {d}", "{d}. {text}")).format(d=pick, text=text)
-    if task_type == "ranking":
-        n = len(truth)
-        order = sorted(range(1, n + 1), key=lambda k: -truth[k - 1])  # the ideal ranking
-        r = rng.random()
-        if r < 0.4:  # two swapped
-            i, j = rng.sample(range(n), 2)
-            order[i], order[j] = order[j], order[i]
-        elif r < 0.7:  # shuffled
-            rng.shuffle(order)
-        if rng.random() < 0.2:  # stopped early
-            order = order[: rng.randint(1, n - 1)]
-        if rng.random() < 0.1:  # a repeat
-            order.append(order[0])
-        return ", ".join(map(str, order))
-    if task_type == "retrieval":
-        pool = list(info.options) or list(range(1, 11))
-        right = [t for t in truth if t in pool]
-        wrong = [c for c in pool if c not in right]
-        k = rng.randint(0, min(3, len(right)))
-        picks = rng.sample(right, k) + rng.sample(wrong, min(len(wrong), 3 - k))
-        rng.shuffle(picks)
-        if rng.random() < 0.15:
-            picks = picks[:2]
-        if rng.random() < 0.1:
-            picks.append(picks[0])
-        return ", ".join(map(str, picks))
-    if task_type == "named_entity_recognition":
-        entities = [e for e in truth if rng.random() < 0.7]  # partly right
-        words = re.findall(r"[^\W\d_]{3,}", info.text[-120:])
-        if words and rng.random() < 0.4:  # and partly wrong
-            entities.append(rng.choice(words))
-        entities = [e.title() if rng.random() < 0.3 else e for e in entities]
-        if entities and rng.random() < 0.1:
-            entities.append(entities[0])
-        return str(entities) if rng.random() < 0.2 else ", ".join(entities)
-    # generation: a truncated (sometimes gappy) reference, sometimes labelled or followed by a 2nd line
-    text = str(truth)
-    if " " not in text.strip() or row["metric"] == "jp-bleu":
-        text = text[: rng.randint(max(1, len(text) // 2), len(text))]
-    else:
-        words = text.split()
-        words = words[: rng.randint(max(1, len(words) // 2), len(words))]
-        if len(words) > 3 and rng.random() < 0.3:
-            del words[rng.randrange(len(words))]
-        text = " ".join(words)
-    if rng.random() < 0.2:
-        text = "Answer: " + text
-    if rng.random() < 0.2:
-        text += "\nI hope this helps."
-    return text
+    return get_task(row["task_type"]).simulated_reply(row["output_field"], info, rng, row.get("metric", ""))
 
 
 # ---- (a) pipeline overhead ------------------------------------------------------------------------

@@ -221,6 +221,9 @@ class Task:
     problem: Callable[[str, PromptInfo], str | None]
     # the answer's shape in a few words, for prompts that ask a teacher model for questions of this type
     answer_format: str
+    # (truth, prompt, rng, metric) -> a reply a model might give: the truth, sometimes right, sometimes
+    # wrong, in a model's words (the benchmarks' stand-in for a model)
+    simulated_reply: Callable[[Any, PromptInfo, Any, str], str]
 
     def answer(self, text: str | None, info: PromptInfo) -> tuple[str, bool]:
         """(answer, whether the fallback gave it): the reply's own answer, else the fallback."""

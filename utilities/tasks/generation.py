@@ -136,5 +136,24 @@ def problem(answer: str, info: PromptInfo) -> str | None:
     return None if answer.strip() else "the answer is empty"
 
 
+def simulated_reply(truth, info: PromptInfo, rng, metric: str = "") -> str:
+    """A truncated (sometimes gappy) reference, sometimes labelled or followed by a second line."""
+    text = str(truth)
+    if " " not in text.strip() or metric == "jp-bleu":
+        text = text[: rng.randint(max(1, len(text) // 2), len(text))]
+    else:
+        words = text.split()
+        words = words[: rng.randint(max(1, len(words) // 2), len(words))]
+        if len(words) > 3 and rng.random() < 0.3:
+            del words[rng.randrange(len(words))]
+        text = " ".join(words)
+    if rng.random() < 0.2:
+        text = "Answer: " + text
+    if rng.random() < 0.2:
+        text += "\nI hope this helps."
+    return text
+
+
 TASK = Task(name=NAME, label=LABEL, asks_for=asks_for, decode_spec=decode_spec, read=read, fallback=fallback,
-            answer_of=answer_of, problem=problem, answer_format="free text")
+            answer_of=answer_of, problem=problem, answer_format="free text",
+            simulated_reply=simulated_reply)

@@ -74,5 +74,13 @@ def problem(answer: str, info: PromptInfo) -> str | None:
     return None
 
 
+def simulated_reply(truth, info: PromptInfo, rng, metric: str = "") -> str:
+    options = list(offered(info))
+    pick = truth if truth in options and rng.random() < 0.6 else rng.choice(options)
+    text = info.option_texts[info.options.index(pick)] if pick in info.options else ""
+    return rng.choice(("{d}", " {d}", "{d}.", "Answer: {d}", "{d}. {text}")).format(d=pick, text=text)
+
+
 TASK = Task(name=NAME, label=LABEL, asks_for=asks_for, decode_spec=decode_spec, read=read, fallback=fallback,
-            answer_of=answer_of, problem=problem, answer_format="the number of one option")
+            answer_of=answer_of, problem=problem, answer_format="the number of one option",
+            simulated_reply=simulated_reply)

@@ -437,5 +437,17 @@ def problem(answer: str, info: PromptInfo) -> str | None:
     return None
 
 
+def simulated_reply(truth, info: PromptInfo, rng, metric: str = "") -> str:
+    entities = [e for e in truth if rng.random() < 0.7]  # partly right
+    words = re.findall(r"[^\W\d_]{3,}", info.text[-120:])
+    if words and rng.random() < 0.4:  # and partly wrong
+        entities.append(rng.choice(words))
+    entities = [e.title() if rng.random() < 0.3 else e for e in entities]
+    if entities and rng.random() < 0.1:
+        entities.append(entities[0])
+    return str(entities) if rng.random() < 0.2 else ", ".join(entities)
+
+
 TASK = Task(name=NAME, label=LABEL, asks_for=asks_for, decode_spec=decode_spec, read=read, fallback=fallback,
-            answer_of=answer_of, problem=problem, answer_format="a list of entities")
+            answer_of=answer_of, problem=problem, answer_format="a list of entities",
+            simulated_reply=simulated_reply)

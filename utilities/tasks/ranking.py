@@ -168,6 +168,22 @@ def problem(answer: str, info: PromptInfo) -> str | None:
     return None
 
 
+def simulated_reply(truth, info: PromptInfo, rng, metric: str = "") -> str:
+    n = len(truth)
+    order = sorted(range(1, n + 1), key=lambda k: -truth[k - 1])  # the ideal ranking
+    r = rng.random()
+    if r < 0.4:  # two swapped
+        i, j = rng.sample(range(n), 2)
+        order[i], order[j] = order[j], order[i]
+    elif r < 0.7:  # shuffled
+        rng.shuffle(order)
+    if rng.random() < 0.2:  # stopped early
+        order = order[: rng.randint(1, n - 1)]
+    if rng.random() < 0.1:  # a repeat
+        order.append(order[0])
+    return ", ".join(map(str, order))
+
+
 TASK = Task(name=NAME, label=LABEL, asks_for=asks_for, decode_spec=decode_spec, read=read, fallback=fallback,
             answer_of=answer_of, problem=problem,
-            answer_format="a ranking of the listed numbers, separated by commas")
+            answer_format="a ranking of the listed numbers, separated by commas", simulated_reply=simulated_reply)

@@ -114,5 +114,20 @@ def problem(answer: str, info: PromptInfo) -> str | None:
     return None
 
 
+def simulated_reply(truth, info: PromptInfo, rng, metric: str = "") -> str:
+    pool = list(info.options) or list(range(1, 11))
+    right = [t for t in truth if t in pool]
+    wrong = [c for c in pool if c not in right]
+    k = rng.randint(0, min(3, len(right)))
+    picks = rng.sample(right, k) + rng.sample(wrong, min(len(wrong), 3 - k))
+    rng.shuffle(picks)
+    if rng.random() < 0.15:
+        picks = picks[:2]
+    if rng.random() < 0.1:
+        picks.append(picks[0])
+    return ", ".join(map(str, picks))
+
+
 TASK = Task(name=NAME, label=LABEL, asks_for=asks_for, decode_spec=decode_spec, read=read, fallback=fallback,
-            answer_of=answer_of, problem=problem, answer_format="a few listed numbers, separated by commas")
+            answer_of=answer_of, problem=problem, answer_format="a few listed numbers, separated by commas",
+            simulated_reply=simulated_reply)
