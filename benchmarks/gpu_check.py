@@ -257,43 +257,26 @@ def _device_name(device: str) -> str:
 
 def parse_problem(prompt, is_mc: bool, answer) -> str | None:
     """What is wrong with ``answer`` under the official parser, or None: the checks of
-    tests/test_shopbench_model.py's ``assert_parses`` (non-empty; a multiple-choice answer one of the
-    offered options; a ranking every scored candidate once; retrieval three listed candidates; NER a
-    non-empty list of non-empty strings; generation one non-empty line)."""
+    tests/test_shopbench_model.py's ``assert_parses`` (non-empty; the routed task's ``problem`` rule;
+    retrieval three picks where three are listed; generation one line)."""
     from utilities.parsers import parse
     from utilities.routing import route
-    from utilities.tasks import ranking
-    from utilities.tasks.multiple_choice import offered
+    from utilities.tasks import retrieval
 
     if not isinstance(answer, str) or not answer.strip():
         return f"empty answer {answer!r}"
     r = route(prompt if isinstance(prompt, str) else "", is_mc)
     try:
+        why = r.task.problem(answer, r.info)
         parsed = parse(r.task_type, answer)
     except Exception as err:  # noqa: BLE001 - the grader would score it 0
         return f"{r.task_type}: the parser raised {type(err).__name__}: {err}"
-    if r.task_type == "multiple-choice":
-        if parsed not in offered(r.info):
-            return f"multiple-choice {answer!r} parses to {parsed}, not one of {offered(r.info)}"
-    elif r.task_type == "ranking":
-        listed = set(r.info.options) or set(range(1, 6))
-        if not (parsed and len(parsed) == len(set(parsed)) and set(parsed) <= listed):
-            return f"ranking {answer!r} parses to {parsed}"
-        try:
-            numbers = sorted(int(x) for x in answer.split(","))
-        except ValueError:
-            return f"ranking {answer!r} is not a comma-separated list of numbers"
-        if numbers != sorted(ranking.scored(sorted(listed))):
-            return f"ranking {answer!r} does not hold every scored candidate once"
-    elif r.task_type == "retrieval":
-        listed = set(r.info.options) or set(range(1, 11))
-        if not (len(parsed) == min(3, len(listed)) == len(set(parsed)) and set(parsed) <= listed):
-            return f"retrieval {answer!r} parses to {parsed}"
-    elif r.task_type == "named_entity_recognition":
-        if not (isinstance(parsed, list) and parsed and all(isinstance(e, str) and e for e in parsed)):
-            return f"NER {answer!r} parses to {parsed!r}"
-    elif not (isinstance(parsed, str) and parsed and "\n" not in parsed):
-        return f"{r.task_type} {answer!r} parses to {parsed!r}"
+    if why:
+        return f"{r.task_type} {answer!r} parses to {parsed!r}: {why}"
+    if r.task_type == "retrieval" and len(parsed) != min(3, len(retrieval.candidates(r.info))):
+        return f"retrieval {answer!r} parses to {parsed}, not three picks"
+    if r.task_type == "generation" and "\n" in parsed:
+        return f"generation {answer!r} is more than one line"
     return None
 
 

@@ -157,16 +157,11 @@ def _one_line(text) -> str:
 
 
 def answer_text(task_type: str, truth) -> str:
-    """A truth as the model writes it: the answer format it is trained on (training/data/rows.py)."""
-    if task_type == "multiple-choice":
-        return str(truth)
-    if task_type == "ranking":  # a permutation of every candidate; its length does not depend on the order
-        return ", ".join(str(i + 1) for i in range(len(truth)))
-    if task_type == "retrieval":
-        return ", ".join(str(n) for n in truth)
-    if task_type == "named_entity_recognition":
-        return ", ".join(_one_line(entity) for entity in truth)
-    return _one_line(truth)
+    """A truth as the model writes it: its task's ``answer_of`` (the format it is trained on), on one
+    line (a ranking's length does not depend on its order, so an EC-Guide order counts as relevances do)."""
+    from utilities.tasks import get_task
+
+    return _one_line(get_task(task_type).answer_of(truth))
 
 
 @dataclass(frozen=True)
