@@ -1,4 +1,4 @@
-"""The ECInstruct builders (DATASETS.md rows 11-19, 30) on rows in ECInstruct's real schema.
+"""The ECInstruct builders (docs/datasets.md rows 11-19, 30) on rows in ECInstruct's real schema.
 
 Rows follow the eCeLLM data-processing notebooks (ninglab/eCeLLM ``data_processing/*.ipynb``): the
 input dict keys ("product title", "Product 1:", "product list", ...), the "A: ..." options, and the

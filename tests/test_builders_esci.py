@@ -1,4 +1,4 @@
-"""The ESCI builders (DATASETS.md rows 5, 8, 23-29, 31, 32, 34-37) on an in-memory ESCI index.
+"""The ESCI builders (docs/datasets.md rows 5, 8, 23-29, 31, 32, 34-37) on an in-memory ESCI index.
 
 The index is generated in the real ``sources.EsciIndex`` / ``EsciProduct`` shapes with labels that
 follow ESCI's definitions: a query "<brand> <type>" judges that brand's products of the type Exact,
@@ -28,7 +28,7 @@ from training.data.sources import ESCI_RELEVANCE, EsciIndex, EsciProduct, EsciQu
 from utilities.parsers import parse
 from utilities.tasks.base import analyse
 
-NAMES = {  # DATASETS.md row: name, task type, seed size
+NAMES = {  # docs/datasets.md row: name, task type, seed size
     5: ("esci_query_product_ranking", "ranking", 16_728),
     8: ("esci_keyword_set", "multiple-choice", 10_000),
     23: ("esci_query_for_description", "multiple-choice", 10_000),
@@ -457,7 +457,7 @@ GENERATED = World(INDEX, PRODUCTS)
 
 # ---- tests ------------------------------------------------------------------------------------
 
-def test_the_15_builders_are_registered_with_the_names_types_and_sizes_of_DATASETS_md():
+def test_the_15_builders_are_registered_with_the_names_types_and_sizes_of_the_datasets_doc():
     registry = load_builders()
     for name, task_type, size in NAMES.values():
         cls = registry[name]

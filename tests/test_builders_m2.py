@@ -1,4 +1,4 @@
-"""The Amazon-M2 builders (DATASETS.md rows 1, 9, 10, 22, 33) on a small index in the real types.
+"""The Amazon-M2 builders (docs/datasets.md rows 1, 9, 10, 22, 33) on a small index in the real types.
 
 Each builder is checked for answer validity (the option at the answer digit / number is the true
 item), real distractors that never equal the answer, determinism (same seed -> same rows, another

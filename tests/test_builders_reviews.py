@@ -1,4 +1,4 @@
-"""The six Amazon Reviews 2023 builders (DATASETS.md rows 2, 3, 4, 6, 7, 38).
+"""The six Amazon Reviews 2023 builders (docs/datasets.md rows 2, 3, 4, 6, 7, 38).
 
 Hermetic: a small corpus in the readers' types (``Review``, ``ItemMeta``) is written here, in the
 shapes of the real data (browse-path categories, empty categories with a main_category, an item

@@ -340,7 +340,7 @@ def test_4bit_without_cuda_is_a_clear_error(tiny_model_dir, rows_file, tmp_path)
 
 # ---- (7) the configs -----------------------------------------------------------------------------------
 
-SEED = {  # shared/REFERENCE.md section 5: the winners' QLoRA recipe
+SEED = {  # docs/reference.md section 5: the winners' QLoRA recipe
     "optimizer": "adamw_torch", "lr_scheduler": "cosine", "learning_rate": 2e-4, "weight_decay": 0.01,
     "warmup_steps": 10, "micro_batch_size": 1, "gradient_accumulation_steps": 4, "lora_r": 64, "lora_alpha": 32,
     "lora_dropout": 0.05, "lora_target_linear": True, "load_in_4bit": True, "adapter": "qlora",

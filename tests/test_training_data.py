@@ -164,13 +164,13 @@ def test_ranking_answer_puts_the_most_relevant_first_and_keeps_ties_in_listed_or
     assert ranking_answer([0.01, 1, 0, 1, 0.1]) == "2, 4, 5, 1, 3"
 
 
-def test_list_shows_the_38_datasets_of_DATASETS_md(capsys):
+def test_list_shows_the_38_datasets_of_the_datasets_doc(capsys):
     from training.data.__main__ import main
 
     main(["list"])
     lines = [line for line in capsys.readouterr().out.splitlines() if line.strip()]
     assert len(lines) == DATASETS_MD_ROWS == len(load_builders())
-    assert sum(c.size for c in DATASETS.values()) == 502_435  # the sizes of DATASETS.md: "~500k samples"
+    assert sum(c.size for c in DATASETS.values()) == 502_435  # the sizes of docs/datasets.md: "~500k samples"
 
 
 def test_blends_name_registered_datasets_and_are_written_deterministically(sources, tmp_path):

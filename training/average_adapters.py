@@ -2,7 +2,7 @@
 
     python -m training.average_adapters ADAPTER_DIR ADAPTER_DIR [...] --out OUT_DIR [--weights 1 1]
 
-The submitted model averaged the adapters of fine-tuning steps 150 and 192 (REFERENCE.md section 5).
+The submitted model averaged the adapters of fine-tuning steps 150 and 192 (docs/reference.md section 5).
 What is averaged is each adapter's weight update, ``delta_i = s_i * B_i @ A_i`` per targeted module
 (``s_i`` = PEFT's scaling, ``lora_alpha / r``, or ``lora_alpha / sqrt(r)`` with rsLoRA), not A and B
 separately: ``mean(B) @ mean(A)`` is not ``mean(B @ A)``, and two adapters trained from the same

@@ -15,14 +15,14 @@ The output folder holds ``config.json`` (``torch_dtype`` and ``dtype`` set to ``
 ``model*.safetensors`` (5 GB shards, as git-lfs likes them), the base's tokenizer files and
 ``generation_config.json`` copied byte for byte, and ``manifest.json``. A QLoRA adapter is merged
 into the unquantized base (the 4-bit base it was trained against is a storage format of the same
-weights), as the 1st-place recipe did before MLP padding and AWQ (REFERENCE.md section 5).
+weights), as the 1st-place recipe did before MLP padding and AWQ (docs/reference.md section 5).
 
 Memory: the whole model is held once in ``--dtype`` (Qwen2-72B: 72.7e9 parameters x 2 bytes =
 145 GB of RAM in float16); ``--device-map auto`` spreads it over the GPUs and the CPU instead.
 
-This module also holds the step-folder helpers every weights step uses (``step_output``: write to
-``OUT.partial``, rename when complete; ``write_manifest``: inputs with the sha256 of their files,
-params, outputs, seconds).
+The step-folder helpers every weights step uses live in ``training/artifacts.py`` (``step_output``:
+write to ``OUT.partial``, rename when complete; ``write_manifest``: inputs with the sha256 of their
+files, params, outputs, seconds).
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ by output rows, down_proj by input columns), and AWQ quantizes down_proj's input
 of ``group`` (128) consecutive units, so each GPU's slice must be a whole number of groups: the
 intermediate size must divide by ``tp x group``. Qwen2-72B's 29568 does not divide by
 4 x 128 = 512 (29568 / 512 = 57.75); the smallest multiple above it is 58 x 512 = 29696, i.e.
-29696 / 4 = 7424 = 58 x 128 per GPU (REFERENCE.md section 5; the submitted config.json says 29696).
+29696 / 4 = 7424 = 58 x 128 per GPU (docs/reference.md section 5; the submitted config.json says 29696).
 
 What: 29696 - 29568 = 128 new "zero units", each a zero row in gate_proj and up_proj and a zero
 column in down_proj. A zero unit contributes ``down[:, u] * (act(gate[u] x) * up[u] x) = 0`` to the

@@ -6,7 +6,7 @@
 wise-ft interpolates between the base and the fine-tuned weights: ``W = W_base + alpha * delta``
 with ``delta = scaling * B @ A`` the adapter's update, so alpha 0 is the base model, 1 the fine-tune,
 0.5 the midpoint of the two. The 1st-place checkpoints used alpha 0.75 / 0.5 / 0.25 / 0.5 / 0.25 for
-tracks 1-5 (iteration 2; iteration 1: 0.56 / 1 / 0.56 / 1 / 0.56), REFERENCE.md section 5; the table
+tracks 1-5 (iteration 2; iteration 1: 0.56 / 1 / 0.56 / 1 / 0.56), docs/reference.md section 5; the table
 is ``utilities/tracks.py`` (``--track N`` reads it, ``--round 1`` the first iteration's alpha).
 
 Semantics are those of ``peft.helpers.rescale_adapter_scale(model, alpha)``, which multiplies

@@ -1,6 +1,6 @@
 """The five tracks of ShopBench: challenge id, time limit, the dev questions' track field, and the
 checkpoint folder, blends and wise-ft alphas of the 1st-place recipe's two fine-tuning iterations
-(REFERENCE.md section 5).
+(docs/reference.md section 5).
 
 One table, read by the model (which checkpoint), the local evaluator (which rows, which time limit)
 and the submission tool (which ``challenge_id`` goes into ``aicrowd.json``).

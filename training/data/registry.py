@@ -14,7 +14,7 @@ A builder turns seeds sampled from a source's index into ShopBench-style questio
 The build (``training/data/build.py``) calls them in that order; ``rows.py`` has the shared
 helpers (numbered lists, shuffled options, answers in the official formats).
 
-Two registries: ``DATASETS`` holds the 38 seed datasets (the winners' set, DATASETS.md), which a
+Two registries: ``DATASETS`` holds the 38 seed datasets (the winners' set, docs/datasets.md), which a
 build without ``--only``/``--blend`` and a blend's ``"*"`` cover; ``EXTRA_DATASETS`` holds datasets
 registered with ``seed_set=False`` (EC-Guide's), which join a build only by name (``--only``, or a
 blend that names them). ``load_builders()`` returns the seed datasets, ``load_builders(extra=True)``
@@ -44,7 +44,7 @@ class Builder:
     name: ClassVar[str]
     source: ClassVar[str]
     task_type: ClassVar[str]
-    size: ClassVar[int]  # the seed size of the winners' dataset (DATASETS.md)
+    size: ClassVar[int]  # the seed size of the winners' dataset (docs/datasets.md)
     seed_set: ClassVar[bool] = True  # one of the 38 seed datasets; False: an extra, built only by name
     instructions: ClassVar[tuple[str, ...]] = ()
     # lookup key -> product type from an enrichment file (synthetic.py enrich; build --enrichment);

@@ -1,6 +1,6 @@
 """The 38 dataset builders, one module per source; importing a module registers its builders.
 
-Names (DATASETS.md row: name, type, seed size):
+Names (docs/datasets.md row: name, type, seed size):
   1 m2_attribute_category (multiple-choice, 2,350)        20 alpaca_instruction_following (generation, 51,760)
   2 reviews_snippet_retrieval (retrieval, 7,373)          21 mmlu_general_knowledge (multiple-choice, 115,700)
   3 reviews_aspect_retrieval (retrieval, 3,608)           22 m2_explain_product_type (generation, 10,000)

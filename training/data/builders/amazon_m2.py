@@ -1,4 +1,4 @@
-"""Amazon-M2 (KDD Cup 2023 multilingual sessions): DATASETS.md rows 1, 9, 10, 22 and 33.
+"""Amazon-M2 (KDD Cup 2023 multilingual sessions): docs/datasets.md rows 1, 9, 10, 22 and 33.
 
 Source: ``amazon_m2/products_train.csv`` (one row per (id, locale): title, price, brand, color,
 size, model, material, author, desc) and ``sessions_train.csv`` (prev_items, next_item, locale),

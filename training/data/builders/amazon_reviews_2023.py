@@ -1,5 +1,5 @@
 """Amazon Reviews 2023 (McAuley Lab): six datasets from reviews joined to item metadata on parent_asin
-(DATASETS.md rows 2, 3, 4, 6, 7, 38).
+(docs/datasets.md rows 2, 3, 4, 6, 7, 38).
 
 Source: https://amazon-reviews-2023.github.io (Hou et al. 2024, "Bridging Language and Items for
 Retrieval and Recommendation"); review files ``<Category>.jsonl`` and item files
@@ -660,7 +660,7 @@ class ReviewsAlsoBoughtRanking(Builder):
     """Rank 5 product titles by how likely the buyer of a given product buys them too (dev task14, ranked).
 
     Dev task14's question (given a product title a user bought, which others will they buy), answered
-    as a full ranking of 5 candidates, as DATASETS.md row 6 says.
+    as a full ranking of 5 candidates, as docs/datasets.md row 6 says.
 
     Source: Amazon Reviews 2023 reviews (user_id, parent_asin, timestamp, category) + item metadata
     (title, categories, main_category, rating_number); no licence stated (research use).

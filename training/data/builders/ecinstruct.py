@@ -1,4 +1,4 @@
-"""ECInstruct (NingLab, eCeLLM): DATASETS.md rows 11-19 and 30, converted to ShopBench's formats.
+"""ECInstruct (NingLab, eCeLLM): docs/datasets.md rows 11-19 and 30, converted to ShopBench's formats.
 
 Source: HF ``NingLab/ECInstruct`` (CC BY 4.0), read by ``training/data/readers/ecinstruct.py`` into
 ``sources.ECInstructIndex.rows_by_task`` (train rows only; ``input``/``options`` decoded from their

@@ -1,4 +1,4 @@
-"""ESCI (Shopping Queries Dataset, KDD Cup 2022) builders: DATASETS.md rows 5, 8, 23-29, 31, 32, 34-37.
+"""ESCI (Shopping Queries Dataset, KDD Cup 2022) builders: docs/datasets.md rows 5, 8, 23-29, 31, 32, 34-37.
 
 Source: amazon-science/esci-data (Apache-2.0): ``shopping_queries_dataset_examples.parquet`` (query,
 product_id, product_locale us|es|jp, esci_label E|S|C|I) joined with the products parquet (title,

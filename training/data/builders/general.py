@@ -1,4 +1,4 @@
-"""General-purpose data: MMLU (+ auxiliary train) and Alpaca-cleaned (DATASETS.md rows 20, 21)."""
+"""General-purpose data: MMLU (+ auxiliary train) and Alpaca-cleaned (docs/datasets.md rows 20, 21)."""
 from __future__ import annotations
 
 import random
