@@ -89,7 +89,9 @@ from utilities.metrics import (  # noqa: E402
 from utilities.parsers import parse  # noqa: E402
 from utilities.suites import SUITES  # noqa: E402
 from utilities.tasks import TASK_TYPES  # noqa: E402
-from utilities.tracks import ALL_AROUND, PER_SAMPLE_LIMIT_S, TRACKS, get_track, track_of  # noqa: E402
+from utilities import grader  # noqa: E402
+from utilities.grader import PER_SAMPLE_LIMIT_S  # noqa: E402
+from utilities.tracks import ALL_AROUND, TRACKS, get_track, track_of  # noqa: E402
 
 DEFAULT_SUITE = "dev"
 DEFAULT_DATA = SUITES[DEFAULT_SUITE]
@@ -553,11 +555,8 @@ def select_rows(rows: list[dict], track: int, limit: int | None, per_task: int |
 # ---- answering, one batch at a time, recorded as it goes ----------------------------------------
 
 def plan_batches(rows: list[dict], size: int) -> list[tuple[str, list[int]]]:
-    """(task type, row indices) of every batch, as the grader forms them: per task type, in order."""
-    by_type: dict[str, list[int]] = defaultdict(list)
-    for i, row in enumerate(rows):
-        by_type[row["task_type"]].append(i)
-    return [(t, ix[s:s + size]) for t, ix in by_type.items() for s in range(0, len(ix), size)]
+    """(task type, row indices) of every batch, as the grader forms them (``utilities.grader``)."""
+    return grader.grader_batches([row["task_type"] for row in rows], size)
 
 
 def _routed(prompt, is_multiple_choice: bool) -> str | None:
@@ -617,22 +616,14 @@ def generate(model, rows: list[dict], batch_size: int | None = None, *, keys: li
     size = batch_size or model.get_batch_size()
     records: list[dict | None] = [done.get(k) for k in keys]
     batch_number = 1 + max((r["batch"] for r in done.values()), default=-1)
-    remaining = [(t, [i for i in chunk if records[i] is None]) for t, chunk in plan_batches(rows, size)]
-    remaining = [(t, chunk) for t, chunk in remaining if chunk]
-    with tqdm(total=sum(len(c) for _, c in remaining), desc="answering", unit="q") as bar:
-        for task_type, chunk in remaining:
-            is_mc = task_type == "multiple-choice"
-            prompts = [rows[i]["input_field"] for i in chunk]
-            t0 = time.perf_counter()
-            answers = model.batch_predict({"prompt": prompts}, is_mc)
-            seconds = time.perf_counter() - t0
-            if len(answers) != len(chunk):
-                raise RuntimeError(f"batch_predict returned {len(answers)} answers for {len(chunk)} prompts")
-            notes = batch_notes(model, prompts, is_mc)
+    with tqdm(total=sum(r is None for r in records), desc="answering", unit="q") as bar:
+        for b in grader.answer_questions(model, rows, size, skip=lambda i: records[i] is not None):
+            chunk, task_type = b.indices, b.task_type
+            notes = batch_notes(model, b.prompts, b.is_multiple_choice)
             new = [{"key": keys[i], "index": i, "task_name": rows[i]["task_name"], "label": task_type,
                     "answer": answer, "notes": note, "batch": batch_number, "batch_task_type": task_type,
-                    "batch_size": len(chunk), "batch_s": seconds}
-                   for i, answer, note in zip(chunk, answers, notes)]
+                    "batch_size": len(chunk), "batch_s": b.seconds}
+                   for i, answer, note in zip(chunk, b.answers, notes)]
             if recorder is not None:
                 recorder.append(new)
             for i, record in zip(chunk, new):
@@ -1127,8 +1118,8 @@ def _at_least_one(text: str) -> int:
 
 def _grader_batch_size(text: str) -> int:
     value = int(text)
-    if not 1 <= value <= 16:
-        raise argparse.ArgumentTypeError(f"the grader's batches hold 1 to 16 questions, got {value}")
+    if not 1 <= value <= grader.MAX_BATCH_SIZE:
+        raise argparse.ArgumentTypeError(f"the grader's batches hold 1 to {grader.MAX_BATCH_SIZE} questions, got {value}")
     return value
 
 

@@ -27,6 +27,8 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
 
 _CASE = r"""
 import importlib.util, json, resource, sys, time
@@ -59,7 +61,9 @@ print(json.dumps({{"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def write_file(path: Path, rows: int, bad_last: bool = False) -> Path:
-    dev = [json.loads(line) for line in (REPO / "data" / "development.json").open(encoding="utf-8") if line.strip()]
+    from utilities.grader import DEV_FILE, read_dev_rows
+
+    dev = read_dev_rows(DEV_FILE)
     ranking = next(r for r in dev if r["metric"] == "ndcg")
     with open(path, "w", encoding="utf-8") as f:
         for i in range(rows):

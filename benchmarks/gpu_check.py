@@ -67,6 +67,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from utilities.grader import DEV_FILE  # noqa: E402
+
 CHECKS = ("engine", "finetune", "weights", "tests")
 STATUSES = ("PASS", "FAIL", "SKIP")
 BUDGET_S = 480.0  # the issue's 8 minutes on one H100 (the device tool allows 600 s per command)
@@ -77,7 +79,6 @@ REQUIREMENTS_TRAIN = REPO / "requirements-train.txt"
 # known) and that fit the carry: transformers 5.17.0 there, 5.19.0 pinned (12.6 MB wheel); peft's version there
 # is not listed (0.8 MB). tokenizers 0.23.2 and huggingface_hub 1.33.0 there satisfy transformers 5.19.0's needs.
 PINNED = ("transformers", "peft")
-DEV_FILE = REPO / "data" / "development.json"
 TINY_CONFIG = REPO / "training" / "configs" / "tiny_cpu.yaml"
 SOURCES = REPO / "tests" / "data" / "sources"
 ROW_DATASETS = ("ecinstruct_sentiment", "reviews_rating", "mmlu_general_knowledge", "alpaca_instruction_following")

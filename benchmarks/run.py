@@ -52,8 +52,8 @@ os.environ.setdefault("HF_HOME", str(REPO / ".cache" / "hf"))
 from tqdm.auto import tqdm  # noqa: E402
 
 from benchmarks.common import Report, cpu_model, load_average  # noqa: E402
+from utilities.grader import DEV_FILE, MAX_BATCH_SIZE, grader_batches, is_multiple_choice  # noqa: E402
 
-DEV_FILE = REPO / "data" / "development.json"
 BENCH_DIR = REPO / ".cache" / "bench"  # the tiny model is built in a temporary folder here
 LATEST = Path(__file__).resolve().parent / "latest.md"
 BENCHMARKS = ("a", "b", "c", "d", "e")
@@ -161,7 +161,7 @@ class Bench:
         from models.shopbench_model import ShopBenchModel
 
         model = ShopBenchModel(engine=self.engine)
-        model.batch_size = 16  # the grader's largest batch, whatever SHOPBENCH_BATCH_SIZE says
+        model.batch_size = MAX_BATCH_SIZE  # the grader's largest batch, whatever SHOPBENCH_BATCH_SIZE says
         return model
 
     def close(self) -> None:
@@ -600,10 +600,8 @@ def bench_c(b: Bench, out: Report) -> dict:
 def dev_set_as_the_grader_sends_it(b: Bench, out: Report, reps: int) -> dict:
     """All 96 dev questions in the grader's batches (one task type, up to 16) vs one at a time."""
     model = b.model
-    by_type: dict[str, list[dict]] = defaultdict(list)
-    for row in b.rows:
-        by_type[row["task_type"]].append(row)
-    batches = [(rows[i:i + 16], t == "multiple-choice") for t, rows in by_type.items() for i in range(0, len(rows), 16)]
+    batches = [([b.rows[i] for i in ix], is_multiple_choice(t))
+               for t, ix in grader_batches([row["task_type"] for row in b.rows], MAX_BATCH_SIZE)]
 
     def batched() -> list[str]:
         return [a for rows, mc in batches for a in model.batch_predict({"prompt": [r["input_field"] for r in rows]}, mc)]

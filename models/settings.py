@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from utilities.grader import MAX_BATCH_SIZE, MODEL_CONTEXT, REPO  # noqa: E402
 
 # The checkpoint the grader runs: the AWQ, MLP-padded Qwen2-72B folder of the track that
 # aicrowd.json names (utilities/tracks.py; weights via git-lfs).
@@ -20,7 +20,7 @@ DEFAULT_CHECKPOINT = REPO / "models" / "qwen2-72b-awq-padded"
 AICROWD_JSON = REPO / "aicrowd.json"
 CACHE_ENV = "SHOPBENCH_CACHE"  # where converted models live (default: <repo>/.cache)
 BATCH_SIZE_ENV = "SHOPBENCH_BATCH_SIZE"
-BATCH_SIZE = 16  # the grader allows 1-16; 16 prompts share each decode step on the GPUs
+BATCH_SIZE = MAX_BATCH_SIZE  # the grader allows 1-16; 16 prompts share each decode step on the GPUs
 # The time a batch may spend: the grader allows PER_SAMPLE_LIMIT_S (10 s) per question, per batch
 # (16 -> 160 s), and kills a track that passes its limit. ShopBenchModel gives its engines this share
 # of the allowance; the other 20 % (32 s of a batch of 16) covers routing, rendering and tidy
@@ -57,9 +57,9 @@ def batch_size() -> int:
     try:
         value = int(text)
     except ValueError:
-        raise ValueError(f"{BATCH_SIZE_ENV}={text!r}: not a whole number (the grader accepts 1 to 16)") from None
-    if not 1 <= value <= 16:
-        raise ValueError(f"{BATCH_SIZE_ENV}={value}: the grader accepts batch sizes 1 to 16")
+        raise ValueError(f"{BATCH_SIZE_ENV}={text!r}: not a whole number (the grader accepts 1 to {MAX_BATCH_SIZE})") from None
+    if not 1 <= value <= MAX_BATCH_SIZE:
+        raise ValueError(f"{BATCH_SIZE_ENV}={value}: the grader accepts batch sizes 1 to {MAX_BATCH_SIZE}")
     return value
 
 
@@ -76,7 +76,7 @@ def budget_share() -> float:
 
 def batch_budget_s(n_prompts: int, share: float | None = None) -> float:
     """Seconds a batch of ``n_prompts`` may spend in the engines: the grader's allowance x the share."""
-    from utilities.tracks import PER_SAMPLE_LIMIT_S
+    from utilities.grader import PER_SAMPLE_LIMIT_S
 
     return PER_SAMPLE_LIMIT_S * max(1, n_prompts) * (budget_share() if share is None else share)
 
@@ -102,14 +102,14 @@ class EngineSettings:
     # SHOPBENCH_ENFORCE_EAGER: CUDA graphs would save at most ~2 min of decode a track (decode is a small
     # share: utilities/cost_model.py) and cost ~90 s of capture at start-up and ~0.5 GiB of KV cache a GPU
     enforce_eager: bool = True
-    max_model_len: int = 3072  # SHOPBENCH_MAX_MODEL_LEN: the padded config's max_position_embeddings; the longest rendered dev prompt is 1,031 tokens
+    max_model_len: int = MODEL_CONTEXT  # SHOPBENCH_MAX_MODEL_LEN: the padded config's max_position_embeddings; the longest rendered dev prompt is 1,031 tokens
     # SHOPBENCH_GPU_MEMORY_UTILIZATION: the winners ran 0.95 on vLLM 0.5. vLLM 0.32 refuses to start
     # when free memory at start-up is below utilization x total: 0.95 x 14.75 GiB = 14.0 GiB leaves ~0.4
     # GiB for the CUDA context. 0.92 (13.6 GiB) leaves ~0.9 GiB and still ~2.5 GiB of KV cache per T4
     # after ~10.4 GB of weights and activations; a 3,072-token sequence needs 80 layers x 2 x 8 KV heads
     # x 128 x 2 bytes / 4 GPUs = 80 KiB per token = 0.23 GiB, so 16 sequences of ~600 tokens fit.
     gpu_memory_utilization: float = 0.92
-    max_num_seqs: int = 16  # SHOPBENCH_MAX_NUM_SEQS: the grader's largest batch
+    max_num_seqs: int = MAX_BATCH_SIZE  # SHOPBENCH_MAX_NUM_SEQS: the grader's largest batch
     distributed_executor_backend: str | None = "mp"  # SHOPBENCH_EXECUTOR: one process per GPU; Ray is not needed on one node
     seed: int = 0  # SHOPBENCH_SEED: decoding is greedy; the seed only fixes vLLM's own state
     # SHOPBENCH_PREFIX_CACHING: vLLM's automatic prefix cache. Every prompt opens with the same

@@ -70,7 +70,7 @@ def test_truths_are_counted_as_the_model_writes_them(qwen_tokenizer):
     def count(task_type, truth):
         return len(qwen_tokenizer.encode(cost_model.answer_text(task_type, truth), add_special_tokens=False))
 
-    assert cost_model.answer_text("ranking", [1, 0.01, 0.1, 1, 0]) == "1, 2, 3, 4, 5"  # a permutation of all 5
+    assert cost_model.answer_text("ranking", [1, 0.01, 0.1, 1, 0]) == "1, 4, 3, 2, 5"  # the true order, all 5
     assert count("ranking", [1, 0.01, 0.1, 1, 0]) == 13  # the ranking spec's cap is this + end of text
     assert count("multiple-choice", 3) == 1
     assert cost_model.answer_text("retrieval", [6, 9, 15]) == "6, 9, 15"

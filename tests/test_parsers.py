@@ -147,3 +147,13 @@ def test_parse_rejects_a_non_string_answer_with_a_type_error():
 def test_parse_rejects_an_unknown_task_type_naming_the_known_ones():
     with pytest.raises(KeyError, match="multiple-choice.*named_entity_recognition"):
         parse("multichoice", "1")
+
+
+def test_unusable_names_each_parsers_failure_value_and_nothing_else():
+    from utilities.parsers import FAILURES, unusable
+
+    for task_type in FAILURES:
+        assert unusable(task_type, parse(task_type, "no numbers here"))
+    assert not unusable("multiple-choice", parse("multiple-choice", "2"))
+    assert not unusable("ranking", parse("ranking", "2, 1"))
+    assert not unusable("named_entity_recognition", parse("named_entity_recognition", ""))  # [] is read as given

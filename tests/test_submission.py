@@ -549,7 +549,7 @@ _VARIANTS = {  # UserModel subclasses whose answers break one rule each
 
 @pytest.mark.parametrize("variant, message", [
     ("raises", "batch_predict on multiple-choice raised RuntimeError: CUDA out of memory"),
-    ("unparseable", "answer 'Answer: 2' parses to -1: the answer is not one offered option digit"),  # "A": -1
+    ("unparseable", "answer 'Answer: 2' parses to -1, the parser's failure value"),  # the parser reads "A": -1
     ("not a string", "answer is int, not str"),
     ("short", "not one answer per prompt"),
 ])

@@ -46,10 +46,10 @@ from tqdm.auto import tqdm
 from training.artifacts import checkpoint_steps
 from utilities.tracks import get_track
 
-REPO = Path(__file__).resolve().parent.parent
+from utilities.grader import DEV_FILE, REPO  # noqa: E402
+
 CONFIGS = REPO / "training" / "configs"
 FIXTURE_SOURCES = REPO / "tests" / "data" / "sources"
-DEV_FILE = REPO / "data" / "development.json"
 STATE_FILE = "pipeline.json"
 AVERAGE_STEPS = (150, 192)  # the submitted checkpoints averaged the adapters of these two steps
 # 192 was the last step of the winners' round 2: 192 optimizer steps of 32 rows in "3-8 h" fits
@@ -350,28 +350,21 @@ def tiny_checks(out: Path) -> dict:
 
 def answer_dev_questions(awq: Path, out: Path) -> dict:  # out: a work folder for a dequantized copy
     """The dev questions answered by ShopBenchModel on the AWQ model; each answer parsed officially."""
-    from collections import defaultdict
-
     from models.shopbench_model import ShopBenchModel
-    from utilities.parsers import parse
-    from utilities.tasks import analyse, get_task
+    from utilities.grader import MAX_BATCH_SIZE, answer_questions, read_dev_rows
+    from utilities.parsers import parse, unusable
 
     engine = _awq_engine(awq, out)
     model = ShopBenchModel(engine=engine)
-    rows = [json.loads(line) for line in DEV_FILE.read_text().splitlines() if line.strip()]
-    by_type = defaultdict(list)
-    for row in rows:
-        by_type[row["task_type"]].append(row)
+    rows = read_dev_rows(DEV_FILE)
     answered, failures = [], []
-    for task_type, group in by_type.items():
-        for start in range(0, len(group), 16):
-            chunk = group[start:start + 16]
-            answers = model.batch_predict({"prompt": [r["input_field"] for r in chunk]}, task_type == "multiple-choice")
-            for row, answer in zip(chunk, answers):
-                parsed = parse(task_type, answer)
-                if get_task(task_type).problem(answer, analyse(row["input_field"])):
-                    failures.append(row["task_name"])
-                answered.append({"task_name": row["task_name"], "answer": answer, "parsed": parsed})
+    for batch in answer_questions(model, rows, MAX_BATCH_SIZE):
+        for i, answer in zip(batch.indices, batch.answers):
+            row = rows[i]
+            parsed = parse(batch.task_type, answer)
+            if unusable(batch.task_type, parsed):
+                failures.append(row["task_name"])
+            answered.append({"task_name": row["task_name"], "answer": answer, "parsed": parsed})
     return {"engine": type(engine).__name__, "questions": len(answered), "unparseable": len(failures), "rows": answered}
 
 

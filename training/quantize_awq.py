@@ -38,12 +38,12 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from models.settings import REPO, EngineSettings
+from models.settings import EngineSettings
+from utilities.grader import DEV_FILE
 from training.artifacts import folder_record
 
 log = logging.getLogger("shopbench.training.quantize_awq")
 
-DEV_FILE = REPO / "data" / "development.json"
 GROUP_SIZE = 128  # input channels per scale and zero point, as submitted
 BITS = 4  # AutoAWQ's GEMM kernel packs only 4-bit weights (8 per int32)
 QUANT_CONFIG = {"zero_point": True, "q_group_size": GROUP_SIZE, "w_bit": BITS, "version": "GEMM"}

@@ -48,10 +48,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from utilities import grader
+from utilities.grader import DEV_FILE, MAX_BATCH_SIZE, REPO
 from utilities.tracks import ALL_AROUND, TRACKS, track_of
 
-REPO = Path(__file__).resolve().parent.parent
-DEV_FILE = REPO / "data" / "development.json"
 VALIDATION_FILE = REPO / "data" / "ecguide" / "validation.jsonl"
 HIDDEN_TEST_QUESTIONS = 20_000  # the hidden test set holds about 20,000 questions (57 tasks)
 TARGET_SHARE = 0.8  # the goal: every track within 80 % of its limit (the rest: the margin for what the constants miss)
@@ -94,7 +94,7 @@ class Constants:
     decode_step_s: float = 0.07
     batch_overhead_s: float = 0.2  # scheduling, detokenising, routing and tidy of one batch
     startup_s: float = 300.0  # loading 41.6 GB onto 4 GPUs and starting vLLM, once per run
-    batch_size: int = 16  # the grader's largest batch
+    batch_size: int = MAX_BATCH_SIZE  # the grader's largest batch
     # vLLM's KV-cache block: CacheConfig.DEFAULT_BLOCK_SIZE (vllm/config/cache.py). On compute
     # capability 7.5 vLLM 0.32 picks TRITON_ATTN (FlashAttention and FlashInfer need 8.0), which takes
     # any multiple of 16, so the default stays. Prefix-cache hits land on these boundaries.
@@ -246,12 +246,8 @@ def question_costs(rows: list[dict], tokenizer=None, max_model_len: int = 3072,
 
 
 def grader_order(questions: Sequence[QuestionCost], batch_size: int) -> list[list[int]]:
-    """Indices of each batch as the grader forms them: one task type per batch, at most
-    ``batch_size``, a task type's batches one after another, types in order of first appearance."""
-    by_type: dict[str, list[int]] = defaultdict(list)
-    for i, q in enumerate(questions):
-        by_type[q.task_type].append(i)
-    return [group[i:i + batch_size] for group in by_type.values() for i in range(0, len(group), batch_size)]
+    """Indices of each batch as the grader forms them (``utilities.grader.grader_batches``)."""
+    return [indices for _, indices in grader.grader_batches([q.task_type for q in questions], batch_size)]
 
 
 def grader_batches(questions: list[QuestionCost], batch_size: int) -> list[list[QuestionCost]]:

@@ -94,6 +94,16 @@ PARSERS: dict[str, Callable[[str], Any]] = {
 }
 
 
+# What each parser returns when it cannot use an answer: it scores 0 for sure (NER and generation
+# have no such value: an empty list or text is read as given).
+FAILURES: dict[str, Any] = {"multiple-choice": -1, "ranking": [], "retrieval": []}
+
+
+def unusable(task_type: str, parsed: Any) -> bool:
+    """Whether ``parsed`` is the parser's failure value for ``task_type`` (the answer scores 0)."""
+    return task_type in FAILURES and parsed == FAILURES[task_type]
+
+
 def parse(task_type: str, response: str) -> Any:
     """Parse one raw answer as the official evaluator does: cut to 5000 characters, dispatch."""
     if not isinstance(response, str):

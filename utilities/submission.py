@@ -54,10 +54,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from utilities.grader import DEV_FILE, MAX_BATCH_SIZE, REPO, grader_batches, is_multiple_choice
 from utilities.tracks import TRACKS, get_track
 
-CODE_REPO = Path(__file__).resolve().parent.parent
-DEV_FILE = CODE_REPO / "data" / "development.json"  # the 96 public dev questions the model check draws from
+CODE_REPO = REPO  # this tool's own checkout (the tagged one may differ)
 TAG_PREFIX = "submission-"  # the grader starts an evaluation for tags with this prefix
 AICROWD_JSON = "aicrowd.json"  # at the repo root, where the grader reads it
 REQUIREMENTS = "requirements.txt"  # the GPU runtime the grader installs
@@ -655,16 +655,15 @@ def _last_line(text: str) -> str:
 
 
 def run_model_check(checkout: Path, model_dir: Path, questions: list[dict], work: Path,
-                    timeout_s: float | None = None) -> tuple[dict, dict[str, list[dict]]]:
+                    timeout_s: float | None = None) -> tuple[dict, list[tuple[str, list[dict]]]]:
     """Run the tagged checkout's UserModel on ``questions`` in a subprocess; (its report, rows by task type)."""
     timeout_s = timeout_s or MODEL_CHECK_TIMEOUT_S
-    by_type: dict[str, list[dict]] = defaultdict(list)
-    for row in questions:
-        by_type[row["task_type"]].append(row)
+    batches = grader_batches([row["task_type"] for row in questions], MAX_BATCH_SIZE)
+    asked = [(t, [questions[i] for i in indices]) for t, indices in batches]  # (task type, rows) per batch
     spec, result = work / "model-check.json", work / "model-check-result.json"
     spec.write_text(json.dumps({"tool_repo": str(CODE_REPO), "batches": [
-        {"task_type": t, "prompts": [r["input_field"] for r in rows], "is_multiple_choice": bool(rows[0]["is_multiple_choice"])}
-        for t, rows in by_type.items()]}), encoding="utf-8")
+        {"task_type": t, "prompts": [questions[i]["input_field"] for i in indices], "is_multiple_choice": is_multiple_choice(t)}
+        for t, indices in batches]}), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONSAFEPATH", "PYTHONPATH")}
     env.update({MODEL_ENV: str(model_dir), "PYTHONPATH": str(checkout)})
     log = work / "model-check.log"  # a file, not a pipe: engine workers that outlive the check hold no pipe open
@@ -697,16 +696,14 @@ def run_model_check(checkout: Path, model_dir: Path, questions: list[dict], work
     source = Path(report["user_config"])
     if checkout.resolve() not in source.parents:
         raise SubmissionError(f"model check: models.user_config was imported from {source}, not from the tagged checkout")
-    return report, dict(by_type)
+    return report, asked
 
 
-def check_answers(report: dict, by_type: dict[str, list[dict]]) -> None:
-    """Each batch gave one string per prompt that the official parser reads as a usable answer
-    (its task's ``problem``: an offered option, listed candidates, no repeat, a non-empty text)."""
-    from utilities.parsers import parse
-    from utilities.tasks import analyse, get_task
+def check_answers(report: dict, asked: list[tuple[str, list[dict]]]) -> None:
+    """Each batch gave one string per prompt that the official parser reads as a usable answer."""
+    from utilities.parsers import parse, unusable
 
-    for (task_type, rows), answers in zip(by_type.items(), report["batches"]):
+    for (task_type, rows), answers in zip(asked, report["batches"]):
         if not isinstance(answers, list) or len(answers) != len(rows):
             got = len(answers) if isinstance(answers, list) else answers["type"]
             raise SubmissionError(
@@ -718,21 +715,23 @@ def check_answers(report: dict, by_type: dict[str, list[dict]]) -> None:
                 parsed = parse(task_type, answer)
             except Exception as e:  # noqa: BLE001
                 raise SubmissionError(f"model check: {row['task_name']} ({task_type}) answer {answer!r:.60} fails to parse: {e}") from None
-            why = get_task(task_type).problem(answer, analyse(row["input_field"]))
-            if why:
+            if unusable(task_type, parsed):
                 raise SubmissionError(
-                    f"model check: {row['task_name']} ({task_type}) answer {answer!r:.60} parses to {parsed!r}: {why} "
-                    "(it scores 0)"
+                    f"model check: {row['task_name']} ({task_type}) answer {answer!r:.60} parses to "
+                    f"{parsed!r}, the parser's failure value (it scores 0)"
                 )
 
 
 def check_model(checkout: Path, model_dir: Path, questions: list[dict], work: Path, shown: str) -> str:
     """The tagged UserModel, built as the grader builds it, answers ``questions`` parseably."""
-    report, by_type = run_model_check(checkout, model_dir, questions, work)
-    check_answers(report, by_type)
+    report, asked = run_model_check(checkout, model_dir, questions, work)
+    check_answers(report, asked)
+    counts: dict[str, int] = defaultdict(int)
+    for t, rows in asked:
+        counts[t] += len(rows)
     loaded = report.get("model_dir")
     note = f"; note: its engine loaded {loaded}" if loaded and Path(loaded).resolve() != model_dir.resolve() else ""
-    return (f"{len(questions)} dev question(s) ({', '.join(f'{t} {len(r)}' for t, r in by_type.items())}) answered "
+    return (f"{len(questions)} dev question(s) ({', '.join(f'{t} {n}' for t, n in counts.items())}) answered "
             f"and parsed in {report['seconds']:.1f} s by the tagged {Path(report['user_config']).relative_to(checkout.resolve())} "
             f"on {report['engine'] or '?'} {shown}{note}")
 

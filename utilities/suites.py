@@ -50,9 +50,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-REPO = Path(__file__).resolve().parent.parent
+from utilities.grader import DEV_FILE, REPO  # noqa: E402
 SUITES: dict[str, Path] = {
-    "dev": REPO / "data" / "development.json",  # the 96 public dev questions
+    "dev": DEV_FILE,  # the 96 public dev questions
     "ecguide": REPO / "data" / "ecguide" / "validation.jsonl",  # stratified EC-Guide validation rows
 }
 

@@ -50,7 +50,6 @@ TRACKS: dict[int, Track] = {t.number: t for t in (
           140 * 60, 0.25, "v9b", 78.8, 0.56, "v8"),
 )}
 ALL_AROUND = 5  # Track 5 holds every question; its score is the mean of Tracks 1-4
-PER_SAMPLE_LIMIT_S = 10  # the grader's limit per question, enforced per batch (16 -> 160 s)
 
 
 def track_of(challenge_id: str) -> Track:

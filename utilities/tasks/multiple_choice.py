@@ -69,6 +69,7 @@ def answer_of(truth) -> str:
 
 
 def problem(answer: str, info: PromptInfo) -> str | None:
+    """One offered option digit, as the model is to write it ("10" would read as 1)."""
     if len(answer.strip()) != 1 or parse(NAME, answer) not in offered(info):
         return "the answer is not one offered option digit"
     return None
