@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from utilities.grader import MAX_BATCH_SIZE, MODEL_CONTEXT, REPO  # noqa: E402
+from utilities.grader import GPUS, MAX_BATCH_SIZE, MODEL_CONTEXT, REPO  # noqa: E402
 
 # The checkpoint the grader runs: the AWQ, MLP-padded Qwen2-72B folder of the track that
 # aicrowd.json names (utilities/tracks.py; weights via git-lfs).
@@ -96,7 +96,7 @@ def _optional(text: str) -> str | None:
 @dataclass(frozen=True)
 class EngineSettings:
     # --- vLLM on 4 x T4 ------------------------------------------------------------------------
-    tensor_parallel_size: int = 4  # SHOPBENCH_TP: 41.6 GB of AWQ weights need all four 16 GB GPUs
+    tensor_parallel_size: int = GPUS  # SHOPBENCH_TP: 41.6 GB of AWQ weights need all four 16 GB GPUs
     dtype: str = "half"  # SHOPBENCH_DTYPE: T4 has no bfloat16
     quantization: str | None = None  # SHOPBENCH_QUANTIZATION: None reads config.json (AWQ; vLLM picks awq_marlin where it can)
     # SHOPBENCH_ENFORCE_EAGER: CUDA graphs would save at most ~2 min of decode a track (decode is a small

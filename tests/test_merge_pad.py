@@ -26,7 +26,7 @@ def adapter(tiny_model_dir, tmp_path_factory):
 @pytest.fixture(scope="module")
 def padded_dir(tiny_model_dir, tmp_path_factory):
     return pad_mlp.main([str(tiny_model_dir), "--out", str(tmp_path_factory.mktemp("pad") / "padded"),
-                         "--tp", "4", "--group", "128"])
+                         "--tp", "4", "--group-size", "128"])
 
 
 def safetensors_of(folder) -> dict:
@@ -171,7 +171,7 @@ def test_padded_intermediate_size_divides_by_tp_times_group(padded_dir, tiny_mod
 
 def test_no_awq_group_and_no_shard_is_all_zero_padding(tiny_model_dir, padded_dir):
     # counted from the written weights: a unit is zero when its gate row, up row and down column are
-    report = pad_mlp.main([str(padded_dir), "--report", "--tp", "4", "--group", "128"])
+    report = pad_mlp.main([str(padded_dir), "--report", "--tp", "4", "--group-size", "128"])
     expected = set(pad_mlp.plan(352).zero_positions)
     assert sorted(report) == [0, 1]
     for layer, counts in report.items():

@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from training import quantize_awq as qa
+from utilities.grader import REPO
 from utilities.parsers import parse
 from utilities.prompting import render
 from utilities.routing import route_task
@@ -116,7 +117,7 @@ def test_quantized_config_is_awq_gemm_int4_group128_zero_point(quantized):
     assert config["intermediate_size"] == 512 and config["dtype"] == "float16"
     assert quantized.calls[0]["quant_config"] == {"zero_point": True, "q_group_size": 128, "w_bit": 4, "version": "GEMM"}
     # the submitted checkpoint's quantization_config, key for key
-    submitted = json.loads((qa.REPO / "models" / "qwen2-72b-awq-padded" / "config.json").read_text())
+    submitted = json.loads((REPO / "models" / "qwen2-72b-awq-padded" / "config.json").read_text())
     assert q == submitted["quantization_config"]
     # tokenizer and generation config are the source's, byte for byte (AutoAWQ's own says do_sample=True)
     for name in ("vocab.json", "merges.txt", "tokenizer_config.json", "generation_config.json"):
@@ -365,7 +366,7 @@ def test_folders_that_cannot_be_quantized_are_refused_with_the_reason(tmp_path, 
     with pytest.raises(qa.QuantizeError, match="holds no weights"):
         qa.main([str(config_only), "--out", str(tmp_path / "q")])
     with pytest.raises(qa.QuantizeError, match="already quantized"):
-        qa.main([str(qa.REPO / "models" / "qwen2-72b-awq-padded"), "--out", str(tmp_path / "q")])
+        qa.main([str(REPO / "models" / "qwen2-72b-awq-padded"), "--out", str(tmp_path / "q")])
     with pytest.raises(qa.QuantizeError, match="not a folder"):
         qa.main(["Qwen/Qwen2-72B-Instruct", "--out", str(tmp_path / "q")])  # a Hub name: never downloaded
     with pytest.raises(qa.QuantizeError, match="only 4-bit"):

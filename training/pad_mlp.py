@@ -1,7 +1,7 @@
 """Pad the MLP intermediate size for tensor parallelism x AWQ groups, with interleaved zero units.
 
-    python -m training.pad_mlp MODEL_DIR --out OUT_DIR [--tp 4] [--group 128]
-    python -m training.pad_mlp MODEL_DIR --report [--tp 4] [--group 128]   # count zero units per shard / group
+    python -m training.pad_mlp MODEL_DIR --out OUT_DIR [--tp 4] [--group-size 128]
+    python -m training.pad_mlp MODEL_DIR --report [--tp 4] [--group-size 128]   # count zero units per shard / group
 
 Why: vLLM splits an MLP over ``tp`` GPUs along the intermediate dimension (gate_proj and up_proj
 by output rows, down_proj by input columns), and AWQ quantizes down_proj's input columns in groups
@@ -55,9 +55,9 @@ from pathlib import Path
 from typing import Sequence
 
 from training.artifacts import progress_bar, step_output, write_manifest
+from utilities.grader import AWQ_GROUP_SIZE, GPUS
 
-TP = 4  # GPUs of the grader's g4dn.12xlarge (4 x T4)
-AWQ_GROUP = 128  # AWQ group size of the submitted checkpoint (quantization_config.group_size)
+TP = GPUS  # tensor-parallel shards: one per T4 of the grader's machine
 INDEX = "model.safetensors.index.json"
 SINGLE = "model.safetensors"
 MLP_KEY = re.compile(r"^(?P<mlp>(?:.*\.)?layers\.(?P<layer>\d+)\.mlp)\.(?P<proj>gate_proj|up_proj|down_proj)\.(?P<param>weight|bias)$")
@@ -67,7 +67,7 @@ MLP_KEY = re.compile(r"^(?P<mlp>(?:.*\.)?layers\.(?P<layer>\d+)\.mlp)\.(?P<proj>
 # Arithmetic (pure)
 # ------------------------------------------------------------------------------------------
 
-def padded_size(size: int, tp: int = TP, group: int = AWQ_GROUP) -> int:
+def padded_size(size: int, tp: int = TP, group: int = AWQ_GROUP_SIZE) -> int:
     """The smallest multiple of ``tp x group`` that is >= ``size`` (29568 -> 29696 for 4 x 128)."""
     if size <= 0 or tp <= 0 or group <= 0:
         raise ValueError(f"size, tp and group must be positive, got {size}, {tp}, {group}")
@@ -117,7 +117,7 @@ class PadPlan:
                 f"(>= {self.group - max(counts['per_group'])} real units in every group)")
 
 
-def plan(size: int, tp: int = TP, group: int = AWQ_GROUP) -> PadPlan:
+def plan(size: int, tp: int = TP, group: int = AWQ_GROUP_SIZE) -> PadPlan:
     """Where the zero units go; a ValueError if some shard or group would be all zeros."""
     padded = padded_size(size, tp, group)
     result = PadPlan(size, padded, tp, group, tuple(pad_positions(size, padded)))
@@ -128,7 +128,7 @@ def plan(size: int, tp: int = TP, group: int = AWQ_GROUP) -> PadPlan:
     return result
 
 
-def zero_unit_counts(is_zero: Sequence[bool], tp: int = TP, group: int = AWQ_GROUP) -> dict:
+def zero_unit_counts(is_zero: Sequence[bool], tp: int = TP, group: int = AWQ_GROUP_SIZE) -> dict:
     """Count zero units per tensor-parallel shard and per AWQ group of a padded intermediate
     dimension (``is_zero[u]``: unit u is padding). Shards are ``len / tp`` consecutive units (vLLM's
     split), groups ``group`` consecutive units (AWQ's grouping of down_proj's input)."""
@@ -198,7 +198,7 @@ def _check_structure(keys: dict, size: int, n_layers: int, folder: Path) -> None
                          f"complete in {len(complete)} layers (a fused gate_up_proj or MoE MLP is not supported)")
 
 
-def pad_folder(src: str | Path, out: str | Path, tp: int = TP, group: int = AWQ_GROUP,
+def pad_folder(src: str | Path, out: str | Path, tp: int = TP, group: int = AWQ_GROUP_SIZE,
                overwrite: bool = False) -> Path:
     """Write ``out``: the model folder ``src`` with its MLP padded for ``tp`` GPUs and AWQ groups of ``group``."""
     import torch
@@ -300,7 +300,7 @@ def zero_units_in_folder(folder: str | Path) -> dict[int, list[bool]]:
     return result
 
 
-def report_folder(folder: str | Path, tp: int = TP, group: int = AWQ_GROUP) -> dict[int, dict]:
+def report_folder(folder: str | Path, tp: int = TP, group: int = AWQ_GROUP_SIZE) -> dict[int, dict]:
     """``zero_unit_counts`` of every layer of a model folder, from its weights."""
     return {layer: zero_unit_counts(mask, tp, group) for layer, mask in zero_units_in_folder(folder).items()}
 
@@ -313,11 +313,11 @@ def main(argv: list[str] | None = None):
     parser.add_argument("--report", action="store_true",
                         help="count zero units per shard and per group in MODEL's weights instead of padding")
     parser.add_argument("--tp", type=int, default=TP, help=f"tensor-parallel size (default {TP})")
-    parser.add_argument("--group", type=int, default=AWQ_GROUP, help=f"AWQ group size (default {AWQ_GROUP})")
+    parser.add_argument("--group-size", type=int, default=AWQ_GROUP_SIZE, help=f"AWQ group size (default {AWQ_GROUP_SIZE})")
     parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     args = parser.parse_args(argv)
     if args.report:
-        report = report_folder(args.model, args.tp, args.group)
+        report = report_folder(args.model, args.tp, args.group_size)
         for layer, c in report.items():
             print(f"layer {layer}: {c['zero_units']} zero units of {c['units']}; per shard {c['per_shard']}; "
                   f"per group min {min(c['per_group'])} max {max(c['per_group'])}; "
@@ -325,7 +325,7 @@ def main(argv: list[str] | None = None):
         return report
     if args.out is None:
         parser.error("--out is required (or pass --report)")
-    return pad_folder(args.model, args.out, args.tp, args.group, overwrite=args.overwrite)
+    return pad_folder(args.model, args.out, args.tp, args.group_size, overwrite=args.overwrite)
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ from tqdm.auto import tqdm
 from training.artifacts import checkpoint_steps
 from utilities.tracks import get_track
 
-from utilities.grader import DEV_FILE, REPO  # noqa: E402
+from utilities.grader import AWQ_GROUP_SIZE, DEV_FILE, GPUS, REPO  # noqa: E402
 
 CONFIGS = REPO / "training" / "configs"
 FIXTURE_SOURCES = REPO / "tests" / "data" / "sources"
@@ -59,7 +59,7 @@ AVERAGE_STEPS = (150, 192)  # the submitted checkpoints averaged the adapters of
 AVERAGE_FRACTION = AVERAGE_STEPS[0] / AVERAGE_STEPS[1]
 # Fine-tuning a 72B model runs one process per GPU under accelerate + DeepSpeed ZeRO-2 (8 x A100).
 ACCELERATE = ("accelerate", "launch", "--config_file", str(CONFIGS / "accelerate_deepspeed_zero2.yaml"))
-TP, GROUP = 4, 128  # 4 x T4, AWQ group 128: the padded intermediate size divides by 512
+TP, GROUP = GPUS, AWQ_GROUP_SIZE  # 4 x T4, AWQ group 128: the padded intermediate size divides by 512
 # Build seeds of the two rounds' data. Round 2 draws with another seed, so where a source holds more
 # seeds than a dataset uses, the second round meets new questions, and elsewhere the same items
 # with other distractors, option orders and wordings, instead of repeating round 1's rows.
@@ -260,10 +260,10 @@ def weights_stages(work: Path, sources: Path, track: int, *, round1_config: Path
                              str(r2 / "merged"), "--dtype", merge_dtypes[1]]), {"dtype": merge_dtypes[1]}),
         Stage("pad", r2 / "padded", [r2 / "merged"],
               step("pad_mlp", [str(r2 / "merged"), "--out", str(r2 / "padded"), "--tp", str(tp),
-                               "--group", str(group)]), {"tp": tp, "group": group}),
+                               "--group-size", str(group)]), {"tp": tp, "group": group}),
         Stage("quantize", r2 / "awq", [r2 / "padded", DEV_FILE],
               step("quantize_awq", [str(r2 / "padded"), "--out", str(r2 / "awq"), "--tp", str(quantize_tp),
-                                    "--group-size", str(group)], overwrite_flag="--force"),
+                                    "--group-size", str(group)]),
               {"tp": quantize_tp, "group": group}),
     ]
     return stages

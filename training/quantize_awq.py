@@ -9,7 +9,7 @@ followed by the true answer written as the model should write it ("2", "1, 4, 3,
 default calibration set (pile-val, fetched from the Hub) is never used.
 
     python -m training.quantize_awq MODEL_DIR --out DIR [--calibration data/development.json]
-        [--group-size 128] [--bits 4] [--max-seq-len N] [--samples N] [--tensor-parallel-size 4] [--force]
+        [--group-size 128] [--bits 4] [--max-seq-len N] [--samples N] [--tensor-parallel-size 4] [--overwrite]
 
 The model folder must hold safetensors weights whose linear layers split into whole groups: every
 input width a multiple of the group size, and the input width of each row-parallel layer
@@ -39,14 +39,13 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from models.settings import EngineSettings
-from utilities.grader import DEV_FILE
+from utilities.grader import AWQ_GROUP_SIZE, DEV_FILE
 from training.artifacts import folder_record
 
 log = logging.getLogger("shopbench.training.quantize_awq")
 
-GROUP_SIZE = 128  # input channels per scale and zero point, as submitted
 BITS = 4  # AutoAWQ's GEMM kernel packs only 4-bit weights (8 per int32)
-QUANT_CONFIG = {"zero_point": True, "q_group_size": GROUP_SIZE, "w_bit": BITS, "version": "GEMM"}
+QUANT_CONFIG = {"zero_point": True, "q_group_size": AWQ_GROUP_SIZE, "w_bit": BITS, "version": "GEMM"}
 TENSOR_PARALLEL_SIZE = EngineSettings.tensor_parallel_size  # 4 x T4: the shards must be whole groups
 CLIP_OUT_MULTIPLE = 64  # AutoAWQ's clipping search walks output channels in batches of 64 (or 256)
 TOKENIZER_FILES = (
@@ -56,7 +55,7 @@ TOKENIZER_FILES = (
 ROW_PARALLEL = ("o_proj", "down_proj")  # vLLM splits these layers' inputs across the GPUs
 PAD_HINT = (
     "Pad the MLP first with training/pad_mlp.py (`python -m training.pad_mlp MODEL_DIR --out OUT_DIR "
-    "--tp N --group 128`: zero rows in gate/up, zero columns in down, interleaved, to a multiple of "
+    "--tp N --group-size 128`: zero rows in gate/up, zero columns in down, interleaved, to a multiple of "
     "tensor-parallel size x group size; the model's outputs do not change)"
 )
 
@@ -177,7 +176,7 @@ def linear_shapes(model_dir: Path) -> dict[str, tuple[int, int]]:
     return shapes
 
 
-def shape_problems(shapes: dict[str, tuple[int, int]], group_size: int = GROUP_SIZE, bits: int = BITS,
+def shape_problems(shapes: dict[str, tuple[int, int]], group_size: int = AWQ_GROUP_SIZE, bits: int = BITS,
                    tensor_parallel_size: int = TENSOR_PARALLEL_SIZE) -> list[str]:
     """Why linears of these (out_features, in_features) cannot be AWQ-quantized and served on
     ``tensor_parallel_size`` GPUs (empty if they can). vLLM gives each GPU a slice of the outputs of a
@@ -198,7 +197,7 @@ def shape_problems(shapes: dict[str, tuple[int, int]], group_size: int = GROUP_S
     return problems
 
 
-def check_quantizable(model_dir: str | os.PathLike, group_size: int = GROUP_SIZE, bits: int = BITS,
+def check_quantizable(model_dir: str | os.PathLike, group_size: int = AWQ_GROUP_SIZE, bits: int = BITS,
                       tensor_parallel_size: int = TENSOR_PARALLEL_SIZE) -> dict:
     """The folder's config, or a :class:`QuantizeError` that says what is wrong and what to do."""
     model_dir = Path(model_dir)
@@ -242,7 +241,7 @@ def check_quantizable(model_dir: str | os.PathLike, group_size: int = GROUP_SIZE
     return config
 
 
-def check_quantized_config(out_dir: str | os.PathLike, group_size: int = GROUP_SIZE, bits: int = BITS) -> dict:
+def check_quantized_config(out_dir: str | os.PathLike, group_size: int = AWQ_GROUP_SIZE, bits: int = BITS) -> dict:
     """The saved config's quantization_config, checked: awq, gemm, ``bits``, ``group_size``, zero point."""
     config = json.loads((Path(out_dir) / "config.json").read_text())
     q = config.get("quantization_config") or {}
@@ -296,12 +295,12 @@ def quantize(
     model_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
     calibration: str | os.PathLike = DEV_FILE,
-    group_size: int = GROUP_SIZE,
+    group_size: int = AWQ_GROUP_SIZE,
     bits: int = BITS,
     max_seq_len: int | None = None,
     samples: int | None = None,
     tensor_parallel_size: int = TENSOR_PARALLEL_SIZE,
-    force: bool = False,
+    overwrite: bool = False,
 ) -> Path:
     """Quantize ``model_dir`` into ``out_dir`` (AWQ GEMM, zero point) calibrated on ``calibration``."""
     import torch
@@ -310,8 +309,8 @@ def quantize(
     started = time.time()
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     config = check_quantizable(model_dir, group_size, bits, tensor_parallel_size)
-    if out_dir.exists() and not force:
-        raise FileExistsError(f"{out_dir} exists; remove it or pass --force to replace it")
+    if out_dir.exists() and not overwrite:
+        raise FileExistsError(f"{out_dir} exists; remove it or pass --overwrite to replace it")
     rows = load_rows(calibration, samples)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)  # the model's own chat template
     texts = calibration_texts(tokenizer, rows)
@@ -436,7 +435,7 @@ def dequantized_state_dict(folder: str | os.PathLike) -> dict:
 
 def _bits_and_group(folder: Path) -> dict:
     q = json.loads((folder / "config.json").read_text()).get("quantization_config") or {}
-    return {"group_size": q.get("group_size", GROUP_SIZE), "bits": q.get("bits", BITS)}
+    return {"group_size": q.get("group_size", AWQ_GROUP_SIZE), "bits": q.get("bits", BITS)}
 
 
 def load_dequantized(folder: str | os.PathLike, dtype=None):
@@ -469,19 +468,19 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("model_dir", type=Path, help="the merged, MLP-padded Hugging Face model folder")
     parser.add_argument("--out", type=Path, required=True, help="the AWQ model folder to write")
     parser.add_argument("--calibration", type=Path, default=DEV_FILE, help="dev questions, JSON Lines (default: %(default)s)")
-    parser.add_argument("--group-size", type=int, default=GROUP_SIZE)
+    parser.add_argument("--group-size", type=int, default=AWQ_GROUP_SIZE)
     parser.add_argument("--bits", type=int, default=BITS)
     parser.add_argument("--max-seq-len", type=int, default=None,
                         help="calibration block length in tokens (default: chosen from the texts, at least the longest)")
     parser.add_argument("--samples", type=int, default=None, help="use the first N questions (default: all)")
     parser.add_argument("--tensor-parallel-size", "--tp", type=int, default=TENSOR_PARALLEL_SIZE,
                         help="GPUs the model will be split across; each shard must be whole groups (default: %(default)s)")
-    parser.add_argument("--force", action="store_true", help="replace --out if it exists")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         return quantize(args.model_dir, args.out, args.calibration, args.group_size, args.bits,
-                        args.max_seq_len, args.samples, args.tensor_parallel_size, args.force)
+                        args.max_seq_len, args.samples, args.tensor_parallel_size, args.overwrite)
     except (QuantizeError, FileExistsError) as err:
         if argv is not None:  # called from Python (tests, the pipeline): keep the exception
             raise

@@ -24,6 +24,8 @@ MAX_BATCH_SIZE = 16  # get_batch_size() may return 1-16; each batch holds one ta
 PER_SAMPLE_LIMIT_S = 10  # the grader's limit per question, enforced per batch (16 -> 160 s)
 MODEL_CONTEXT = 3072  # the submitted checkpoint's max_position_embeddings (the padded Qwen2 config)
 MULTIPLE_CHOICE = "multiple-choice"  # the one task type the grader flags (is_multiple_choice)
+GPUS = 4  # the grader's machine with aicrowd.json "gpu": true: a g4dn.12xlarge, 4 x T4 (16 GB each)
+AWQ_GROUP_SIZE = 128  # input channels per AWQ scale and zero point in the submitted checkpoint
 
 
 def is_multiple_choice(task_type: str) -> bool:
