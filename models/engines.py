@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Protocol, Sequence
 
-from models.settings import EngineSettings
+from models.settings import CHECKPOINT_ENV, ENGINE_ENV, EngineSettings, configured_checkpoint
 from utilities.decoding import DecodeSpec, TokenTable
 
 log = logging.getLogger("shopbench.engine")
@@ -419,3 +419,37 @@ class VLLMEngine:
             log.warning("aborted %d unfinished vLLM requests after a failed generate", len(request_ids))
         except Exception:  # noqa: BLE001 - cleaning up must not hide the first error
             log.exception("could not abort the unfinished vLLM requests")
+
+
+# ---- which engine, on which model: what the environment asks for ------------------------------
+
+ENGINES = ("vllm", "transformers")
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def load_engine(engine: str | None = None, model_dir: str | os.PathLike | None = None):
+    """The engine the environment asks for.
+
+    ``SHOPBENCH_ENGINE`` (vllm | transformers; default: vllm where CUDA is present, else
+    transformers) and ``SHOPBENCH_MODEL`` (a model folder; default: where CUDA is present, the
+    checkpoint of the track aicrowd.json names, else the SmolLM2 CPU model, converted once).
+    """
+    has_cuda = cuda_available()
+    name = (engine or os.environ.get(ENGINE_ENV) or ("vllm" if has_cuda else "transformers")).lower()
+    if name not in ENGINES:
+        raise ValueError(f"{ENGINE_ENV}={name!r}: choose one of {', '.join(ENGINES)}")
+    folder = model_dir or os.environ.get(CHECKPOINT_ENV)
+    if not folder:
+        if has_cuda:
+            folder = configured_checkpoint()
+        else:
+            from models.default_model import ensure_default_model
+
+            folder = ensure_default_model()
+    log.info("engine %s on %s", name, folder)
+    return VLLMEngine(folder) if name == "vllm" else TransformersEngine(folder)

@@ -100,7 +100,7 @@ class EngineSettings:
     dtype: str = "half"  # SHOPBENCH_DTYPE: T4 has no bfloat16
     quantization: str | None = None  # SHOPBENCH_QUANTIZATION: None reads config.json (AWQ; vLLM picks awq_marlin where it can)
     # SHOPBENCH_ENFORCE_EAGER: CUDA graphs would save at most ~2 min of decode a track (decode is a small
-    # share: utilities/cost_model.py) and cost ~90 s of capture at start-up and ~0.5 GiB of KV cache a GPU
+    # share: tools/cost_model.py) and cost ~90 s of capture at start-up and ~0.5 GiB of KV cache a GPU
     enforce_eager: bool = True
     max_model_len: int = MODEL_CONTEXT  # SHOPBENCH_MAX_MODEL_LEN: the padded config's max_position_embeddings; the longest rendered dev prompt is 1,031 tokens
     # SHOPBENCH_GPU_MEMORY_UTILIZATION: the winners ran 0.95 on vLLM 0.5. vLLM 0.32 refuses to start

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import os
 import queue
 import threading
 import time
@@ -45,51 +44,14 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from models.base_model import ShopBenchBaseModel
-from models.settings import CHECKPOINT_ENV, DEADLINE_SLACK_S, ENGINE_ENV, batch_budget_s, batch_size, configured_checkpoint
+from models.engines import load_engine
+from models.settings import DEADLINE_SLACK_S, batch_budget_s, batch_size
 from utilities.decoding import DecodeSpec
 from utilities.prompting import fit_prompt
 from utilities.routing import Route, route
 from utilities.tasks.base import BLANK_PROMPT_ANSWER, analyse
 
 log = logging.getLogger("shopbench")
-
-ENGINES = ("vllm", "transformers")
-
-
-def cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
-def load_engine(engine: str | None = None, model_dir: str | os.PathLike | None = None):
-    """The engine the environment asks for.
-
-    ``SHOPBENCH_ENGINE`` (vllm | transformers; default: vllm where CUDA is present, else
-    transformers) and ``SHOPBENCH_MODEL`` (a model folder; default: where CUDA is present, the
-    checkpoint of the track aicrowd.json names, else the SmolLM2 CPU model, converted once).
-    """
-    has_cuda = cuda_available()
-    name = (engine or os.environ.get(ENGINE_ENV) or ("vllm" if has_cuda else "transformers")).lower()
-    if name not in ENGINES:
-        raise ValueError(f"{ENGINE_ENV}={name!r}: choose one of {', '.join(ENGINES)}")
-    folder = model_dir or os.environ.get(CHECKPOINT_ENV)
-    if not folder:
-        if has_cuda:
-            folder = configured_checkpoint()
-        else:
-            from models.default_model import ensure_default_model
-
-            folder = ensure_default_model()
-    log.info("engine %s on %s", name, folder)
-    if name == "vllm":
-        from models.engines import VLLMEngine
-
-        return VLLMEngine(folder)
-    from models.engines import TransformersEngine
-
-    return TransformersEngine(folder)
-
 
 @dataclass(frozen=True)
 class Note:

@@ -1,4 +1,4 @@
-"""The 4 x T4 cost model (utilities/cost_model.py): batch costs, vLLM's prefix cache block for block,
+"""The 4 x T4 cost model (tools/cost_model.py): batch costs, vLLM's prefix cache block for block,
 decode budgets from measured answer lengths, the levers, the refit and the command's output."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from utilities import cost_model
-from utilities.cost_model import Constants, PrefixCache, QuestionCost, Scenario
+from tools import cost_model
+from tools.cost_model import Constants, PrefixCache, QuestionCost, Scenario
 from utilities.tracks import TRACKS
 
 

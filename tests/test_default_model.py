@@ -43,7 +43,7 @@ def test_smollm2_answers_through_the_pipeline_with_its_own_chat_template(smollm2
 
 def test_the_default_on_a_cpu_machine_is_smollm2_on_the_transformers_engine(monkeypatch, smollm2_dir):
     from models.engines import TransformersEngine
-    from models.shopbench_model import cuda_available, load_engine
+    from models.engines import cuda_available, load_engine
 
     if cuda_available():
         pytest.skip("this machine has CUDA: the default there is vLLM on the configured checkpoint")

@@ -402,7 +402,7 @@ def test_axolotl_configs_parse_and_hold_the_seed_hyperparameters():
 # --- the GPU training environment ----------------------------------------------------------------
 
 def _pins(path: Path) -> dict[str, str]:
-    from utilities.submission import _logical_lines
+    from tools.submission import _logical_lines
 
     pins = {}
     for _, line in _logical_lines(path):
@@ -413,7 +413,7 @@ def _pins(path: Path) -> dict[str, str]:
 
 
 def test_the_gpu_training_env_is_pinned_and_holds_what_qlora_needs():
-    from utilities.submission import check_requirements
+    from tools.submission import check_requirements
 
     path = REPO / "requirements-train.txt"
     assert check_requirements(path) == len(_pins(path))  # every line name==version

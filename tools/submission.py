@@ -32,10 +32,10 @@ Every refusal is one line on stderr and exit status 1 (bad arguments: exit statu
 
 Examples::
 
-    python -m utilities.submission --track 5 --name v1 --remote aicrowd --dry-run
-    python -m utilities.submission --track 2 --name t2-alpha0.5 --remote aicrowd
-    python -m utilities.submission --track 1 --name smoke --remote origin --model-dir /path/to/small-model
-    python -m utilities.submission --track 3 --name code-only --remote aicrowd --no-checkpoint-check --no-model-check
+    python -m tools.submission --track 5 --name v1 --remote aicrowd --dry-run
+    python -m tools.submission --track 2 --name t2-alpha0.5 --remote aicrowd
+    python -m tools.submission --track 1 --name smoke --remote origin --model-dir /path/to/small-model
+    python -m tools.submission --track 3 --name code-only --remote aicrowd --no-checkpoint-check --no-model-check
 
 ``SHOPBENCH_MODEL`` in this shell is ignored by the model check (it would check some other model
 than the one tagged); ``SHOPBENCH_ENGINE`` and the other engine settings pass through.
@@ -820,7 +820,7 @@ def submit(args: argparse.Namespace, say=print) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m utilities.submission", description=__doc__,
+        prog="python -m tools.submission", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--track", type=int, required=True, choices=sorted(TRACKS),

@@ -31,11 +31,11 @@ Levers (each a named constant below, with its reason) are priced per track: the 
 submitted: what it saves), chunked prefill (on by default in vLLM 0.32: at most what it saves),
 a shorter generation cap and CUDA graphs instead of enforce-eager (off: what they would save).
 
-    python -m utilities.cost_model                              # 20,000 questions split like the dev set
-    python -m utilities.cost_model --questions 1=8000,2=3000,3=5000,4=2500
-    python -m utilities.cost_model --decode cap                 # the spec caps' upper bound drives the verdicts
-    python -m utilities.cost_model --refit runs/gpu/report.json --save runs/gpu/constants.json
-    python -m utilities.cost_model --constants runs/gpu/constants.json
+    python -m tools.cost_model                              # 20,000 questions split like the dev set
+    python -m tools.cost_model --questions 1=8000,2=3000,3=5000,4=2500
+    python -m tools.cost_model --decode cap                 # the spec caps' upper bound drives the verdicts
+    python -m tools.cost_model --refit runs/gpu/report.json --save runs/gpu/constants.json
+    python -m tools.cost_model --constants runs/gpu/constants.json
 """
 from __future__ import annotations
 
@@ -806,7 +806,7 @@ def render(result: dict[int, dict], c: Constants, s: Scenario = SUBMITTED,
                 f"(assumed {c.prefill_tokens_per_s:,.0f}), or the track must hold at most "
                 f"{r['questions_that_fit_target']:,} questions. The measurement that settles it, on 4 x T4: "
                 f"`python local_evaluation.py --track {number} --out runs/gpu`, then "
-                f"`python -m utilities.cost_model --refit runs/gpu/report.json` (fits the prefill rate).")
+                f"`python -m tools.cost_model --refit runs/gpu/report.json` (fits the prefill rate).")
     return "\n".join(lines)
 
 
