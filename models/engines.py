@@ -432,20 +432,26 @@ def cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
+def engine_name(requested: str | None = None) -> str:
+    """Which engine: ``requested``, else ``SHOPBENCH_ENGINE``, else vllm where CUDA is present and
+    transformers elsewhere; a name that is neither is a clear error."""
+    name = (requested or os.environ.get(ENGINE_ENV) or ("vllm" if cuda_available() else "transformers")).lower()
+    if name not in ENGINES:
+        raise ValueError(f"{ENGINE_ENV}={name!r}: choose one of {', '.join(ENGINES)}")
+    return name
+
+
 def load_engine(engine: str | None = None, model_dir: str | os.PathLike | None = None):
     """The engine the environment asks for.
 
-    ``SHOPBENCH_ENGINE`` (vllm | transformers; default: vllm where CUDA is present, else
-    transformers) and ``SHOPBENCH_MODEL`` (a model folder; default: where CUDA is present, the
-    checkpoint of the track aicrowd.json names, else the SmolLM2 CPU model, converted once).
+    ``SHOPBENCH_ENGINE`` (vllm | transformers; ``engine_name``) and ``SHOPBENCH_MODEL`` (a model
+    folder; default: where CUDA is present, the checkpoint of the track aicrowd.json names, else the
+    SmolLM2 CPU model, converted once).
     """
-    has_cuda = cuda_available()
-    name = (engine or os.environ.get(ENGINE_ENV) or ("vllm" if has_cuda else "transformers")).lower()
-    if name not in ENGINES:
-        raise ValueError(f"{ENGINE_ENV}={name!r}: choose one of {', '.join(ENGINES)}")
+    name = engine_name(engine)
     folder = model_dir or os.environ.get(CHECKPOINT_ENV)
     if not folder:
-        if has_cuda:
+        if cuda_available():
             folder = configured_checkpoint()
         else:
             from models.default_model import ensure_default_model

@@ -1,4 +1,4 @@
-"""Synthetic data (training/data/synthetic.py): the resumable job on the tiny random Qwen2, the three
+"""Synthetic data (training/data/synthetic/): the resumable job on the tiny random Qwen2, the three
 methods' parsers on hand-written LLM outputs, and the CLI end to end on an in-memory ESCI source.
 
 The tiny model writes random tokens, so its outputs exercise the job and the rejection paths; a
@@ -13,6 +13,7 @@ import re
 import pytest
 
 from training.data import synthetic as syn
+from training.data.synthetic import cli as syn_cli
 from training.data.registry import Builder, Skip
 from training.data.rows import check
 from training.data.sources import EsciIndex, EsciProduct, EsciQuery, ReadStats, SourceData
@@ -440,7 +441,7 @@ def test_product_text_cleans_html():
 
 def fake_sources(monkeypatch):
     source = esci_source()
-    monkeypatch.setattr(syn, "open_source", lambda name, folder, seed: source if name == "esci" else None)
+    monkeypatch.setattr(syn_cli, "open_source", lambda name, folder, seed: source if name == "esci" else None)
 
 
 def write_esci(folder) -> None:
@@ -477,7 +478,7 @@ def test_cli_build_task_on_real_esci_files_resumes_from_the_cache(tiny_model_dir
     for kind in syn.KINDS.values():
         assert (tmp_path / "out" / f"{kind.dataset}.jsonl").is_file()
 
-    import models.shopbench_model as sm
+    import models.engines as sm
 
     monkeypatch.setattr(sm, "load_engine", lambda *a, **k: pytest.fail("everything is cached"))
     second = syn.main(argv)

@@ -199,9 +199,9 @@ def test_check_skips_a_rating_outside_the_stated_scale():
 
 
 def test_an_enrichment_file_turns_attribute_questions_into_category_questions(tmp_path):
-    """build --enrichment: the product types synthetic.py's enrich step writes reach m2_attribute_category."""
+    """build --enrichment: the product types the synthetic enrich step writes reach m2_attribute_category."""
     from training.data.__main__ import main as data_main
-    from training.data.synthetic import Enrichment
+    from training.data.enrichment import Enrichment
     from utilities.tasks import analyse
 
     fixtures = REPO / "tests" / "data" / "sources"

@@ -36,6 +36,7 @@ from typing import Callable, Iterable, Iterator
 
 from tqdm.auto import tqdm
 
+from training.data.enrichment import product_types
 from training.data.readers.files import PASS_THROUGH, describe
 from training.data.registry import Builder, Question, Skip, load_builders
 from training.data.rows import check, to_row
@@ -188,13 +189,9 @@ def build(sources_dir: Path, out_dir: Path, names: list[str] | None = None, size
     when a file, a source or a dataset was lost (``manifest["lost"]``, the datasets' ``error``)."""
     registry = load_builders(extra=True)
     if enrichment:
-        from training.data.synthetic import product_types  # synthetic imports this module
-
         if not Path(enrichment).exists():
             raise FileNotFoundError(f"enrichment {enrichment} does not exist (write it with "
                                     "`python -m training.data.synthetic enrich ...`)")
-    else:
-        product_types = None
     names = [n for n, c in registry.items() if c.seed_set] if not names else names  # default: the 38 seed datasets
     unknown = [n for n in names if n not in registry]
     if unknown:

@@ -47,7 +47,7 @@ class Builder:
     size: ClassVar[int]  # the seed size of the winners' dataset (docs/datasets.md)
     seed_set: ClassVar[bool] = True  # one of the 38 seed datasets; False: an extra, built only by name
     instructions: ClassVar[tuple[str, ...]] = ()
-    # lookup key -> product type from an enrichment file (synthetic.py enrich; build --enrichment);
+    # lookup key -> product type from an enrichment file (synthetic/enrich.py; build --enrichment);
     # empty without one. Builders that can ask about product types use it when it is there.
     product_types: Mapping[Hashable, str] = {}
 

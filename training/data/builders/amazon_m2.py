@@ -139,7 +139,7 @@ class M2AttributeCategory(Builder):
     Source: Amazon-M2 products_train.csv (AIcrowd KDD Cup 2023 rules). Example:
     "Which of the following products may have the attribute author?\\n0. Ravensburger Puzzle 1000
     Teile ...\\n1. Der Herr der Ringe: Die Gefährten ...\\n2. ...\\n3. ...\\nAnswer: " -> "1".
-    With an enrichment file (``build --enrichment``: the LLM's product type per product, synthetic.py
+    With an enrichment file (``build --enrichment``: the LLM's product type per product, synthetic/enrich.py
     method 2) the options are product categories, as in dev task2: "Which of the following product
     categories may have the attribute author?\n0. jigsaw puzzle\n1. novel\n2. ...\nAnswer: " -> "1";
     the answer is the product's type, each distractor the type of a distractor product (chosen as
