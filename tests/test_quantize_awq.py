@@ -66,17 +66,22 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def quantized(tmp_path_factory):
+def quantizable(tmp_path_factory) -> Path:
+    """A tiny Qwen2 with intermediate 512 (= 4 x 128: every group whole)."""
+    from models.tiny import build_tiny_qwen2
+
+    return build_tiny_qwen2(tmp_path_factory.mktemp("awq-source") / "tiny-512", intermediate_size=512)
+
+
+@pytest.fixture(scope="module")
+def quantized(tmp_path_factory, quantizable):
     """Quantize a tiny Qwen2 (intermediate 512) through ``main``; record what AutoAWQ saw."""
     from awq.models.base import BaseAWQForCausalLM
     from awq.quantize.quantizer import AwqQuantizer
     from awq.utils.module import get_op_name
 
-    from models.tiny import build_tiny_qwen2
-
-    root = tmp_path_factory.mktemp("awq")
-    source = build_tiny_qwen2(root / "tiny-512", intermediate_size=512)
-    out = root / "tiny-512-awq"
+    source = quantizable
+    out = tmp_path_factory.mktemp("awq") / "tiny-512-awq"
     seen = SimpleNamespace(calls=[], rounded={}, attempts=[])
     quantize, apply_quant = BaseAWQForCausalLM.quantize, AwqQuantizer._apply_quant
 
@@ -372,6 +377,36 @@ def test_folders_that_cannot_be_quantized_are_refused_with_the_reason(tmp_path, 
     with pytest.raises(qa.QuantizeError, match="only 4-bit"):
         qa.main([str(tiny_model_dir), "--out", str(tmp_path / "q"), "--bits", "8"])
     assert not (tmp_path / "q").exists()
+
+
+def test_a_failure_midway_leaves_no_out_folder_and_an_existing_one_as_it_was(quantizable, tmp_path, monkeypatch):
+    """The weights are being written when the disk fills up: no OUT, no OUT.partial; with --overwrite
+    the existing OUT stays as it was (it is replaced only by a complete folder)."""
+    from awq.models.base import BaseAWQForCausalLM
+
+    save = BaseAWQForCausalLM.save_quantized
+
+    def save_then_fail(self, save_dir, *args, **kwargs):
+        save(self, save_dir, *args, **kwargs)
+        assert (Path(save_dir) / "config.json").is_file()  # midway: files are there
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(BaseAWQForCausalLM, "quantize", lambda self, *args, **kwargs: None)  # no search: seconds
+    monkeypatch.setattr(BaseAWQForCausalLM, "save_quantized", save_then_fail)
+    out, partial = tmp_path / "awq", tmp_path / "awq.partial"
+    argv = [str(quantizable), "--out", str(out), "--tp", "1", "--samples", "4"]
+    with pytest.raises(OSError, match="No space left"):
+        qa.main(argv)
+    assert not out.exists() and not partial.exists()
+
+    out.mkdir()
+    (out / "config.json").write_text("{}")
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        qa.main(argv)
+    with pytest.raises(OSError, match="No space left"):
+        qa.main(argv + ["--overwrite"])
+    assert [p.name for p in out.iterdir()] == ["config.json"] and (out / "config.json").read_text() == "{}"
+    assert not partial.exists()
 
 
 # last in the file: starting vLLM in this process pins its threads (its CPU backend binds them),

@@ -1,7 +1,8 @@
 """Step folders of the weights pipeline: atomic outputs, manifests with file hashes, tokenizer files.
 
-Every step (finetune, average_adapters, wise_ft, merge, pad_mlp, quantize_awq) writes its output
-folder atomically (``OUT.partial``, renamed when complete) with a ``manifest.json``:
+Every step (finetune, average_adapters, wise_ft, merge, pad_mlp, quantize_awq, and the CPU default
+model's conversion, models/default_model.py) writes its output folder through :func:`step_output`
+(into ``OUT.partial``, renamed when complete) with a ``manifest.json`` from :func:`write_manifest`:
 ``{"step", "inputs": {name: {"path", "sha256": {file: hash}}}, "params", "outputs", "seconds"}``.
 """
 from __future__ import annotations
@@ -56,41 +57,87 @@ def folder_record(folder: str | Path, path_label: str | Path | None = None,
     return {"path": str(path_label if path_label is not None else folder), "sha256": hashes}
 
 
-@contextlib.contextmanager
-def step_output(out: str | Path, overwrite: bool = False) -> Iterator[Path]:
-    """Yield ``OUT.partial`` (created empty) to write into; rename it to ``OUT`` when the block ends
-    without error, so ``OUT`` exists only complete. A failed step leaves no folder behind."""
+def partial_path(out: str | Path) -> Path:
+    """``OUT.partial``: where a step writes ``OUT`` until it is complete."""
     out = Path(out)
-    if out.exists() and not overwrite:
+    return out.with_name(out.name + ".partial")
+
+
+def refuse_existing(out: str | Path, overwrite: bool = False) -> None:
+    """FileExistsError if ``out`` exists and ``overwrite`` is not set (a finished step is never replaced silently)."""
+    if Path(out).exists() and not overwrite:
         raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
-    partial = out.with_name(out.name + ".partial")
-    if partial.exists():
-        shutil.rmtree(partial)  # a previous run that died midway
-    partial.mkdir(parents=True)
+
+
+@contextlib.contextmanager
+def step_output(out: str | Path, overwrite: bool = False, *, resume: bool = False,
+                keep_failed: bool = False) -> Iterator[Path]:
+    """Yield ``OUT.partial`` to write into; rename it to ``OUT`` when the block ends without error, so
+    ``OUT`` exists only complete (an existing ``OUT`` needs ``overwrite``, and is replaced only then).
+
+    A leftover ``OUT.partial`` (a run that died midway) is removed first, unless ``resume``: then it
+    is kept and written into (fine-tuning continues from its ``checkpoint-N`` folders). A failed step
+    leaves no ``OUT`` and, by default, no ``OUT.partial``; with ``keep_failed`` its ``OUT.partial`` stays
+    unless empty (the checkpoints a later ``resume`` continues from).
+    """
+    out = Path(out)
+    refuse_existing(out, overwrite)
+    partial = partial_path(out)
+    if partial.exists() and not resume:
+        shutil.rmtree(partial)
+    partial.mkdir(parents=True, exist_ok=resume)
     try:
         yield partial
     except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
+        if not keep_failed or not any(partial.iterdir()):
+            shutil.rmtree(partial, ignore_errors=True)
         raise
     if out.exists():
         shutil.rmtree(out)
     partial.rename(out)
 
 
-def write_manifest(folder: Path, step: str, inputs: dict[str, str | Path | tuple[str | Path, Sequence[str]]],
-                   params: dict, started: float, final_path: str | Path) -> dict:
+@contextlib.contextmanager
+def output_lock(out: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``out`` (the file ``OUT.lock`` beside it) for the block: for an output
+    several processes may want at once, such as a folder converted once into a cache. The second
+    process waits, then finds ``OUT`` complete instead of writing it again. The operating system
+    releases the lock of a process that dies; the lock file stays (removing it would race)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock (one process at a time is then the caller's affair)
+        yield
+        return
+    with open(out.with_name(out.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def write_manifest(folder: Path, step: str, inputs: dict[str, str | Path | tuple[str | Path, Sequence[str]] | dict],
+                   params: dict, started: float, final_path: str | Path, *, only: Sequence[str] | None = None,
+                   outputs: dict | None = None) -> dict:
     """Write ``folder/manifest.json``: {"step", "inputs": {name: folder record}, "params",
-    "outputs": folder record of ``folder`` under its final path, "seconds"}. An input is a folder,
-    or (folder, the file names that matter)."""
+    "outputs": folder record of ``folder`` under its final path, "seconds"}. An input is a folder, a
+    file, (folder, the file names that matter), or a record already made (a dict, e.g. of inputs
+    fingerprinted before the step read them). ``only``: the output files to hash (names relative
+    to ``folder``; default every file); ``outputs``: more facts for the outputs record (steps, losses)."""
     records = {}
     for name, p in inputs.items():
-        path, only = p if isinstance(p, tuple) else (p, None)
-        records[name] = folder_record(path, only=only)
+        if isinstance(p, dict):
+            records[name] = p
+            continue
+        path, names = p if isinstance(p, tuple) else (p, None)
+        records[name] = folder_record(path, only=names)
     manifest = {
         "step": step,
         "inputs": records,
         "params": params,
-        "outputs": folder_record(folder, path_label=final_path),
+        "outputs": {**folder_record(folder, path_label=final_path, only=only), **(outputs or {})},
         "seconds": round(time.time() - started, 3),
     }
     (Path(folder) / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")

@@ -30,9 +30,13 @@ What it does:
    decoder, ``lm_head`` excluded) and trains it with the Hugging Face Trainer: AdamW, cosine schedule
    with linear warm-up, weight decay, micro batch x gradient accumulation, an adapter saved every
    ``save_steps`` as ``output_dir/checkpoint-N`` (a PEFT folder) and at the last step.
-5. Writes ``output_dir`` atomically (training runs in ``output_dir.partial``, renamed at the end):
-   the final adapter, the checkpoints, ``train_loss.csv`` (step, loss, learning rate, grad norm)
-   and ``manifest.json`` (inputs with sha256, params, outputs, seconds).
+5. Writes ``output_dir`` through ``training.artifacts.step_output``, as every weights step does:
+   training runs in ``output_dir.partial``, renamed at the end, holding the final adapter, the
+   checkpoints, ``train_loss.csv`` (step, loss, learning rate, grad norm) and ``manifest.json``
+   (``write_manifest``: inputs with sha256, params, outputs, seconds). An existing ``output_dir``
+   needs ``--overwrite`` and is replaced only when the new run is complete. A run that fails leaves no
+   ``output_dir`` but keeps ``output_dir.partial`` with its checkpoints: ``resume_from_checkpoint: true``
+   (or a checkpoint's path) continues in it; a run without it removes the leftover and starts over.
 
 Several GPUs (8 x A100 for Qwen2-72B): the same command under accelerate, DeepSpeed ZeRO-2 named by
 the config's ``deepspeed`` key::
@@ -46,11 +50,11 @@ weights are then stored as bf16, ``bnb_4bit_quant_storage``, so that FSDP can sh
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import difflib
 import json
 import os
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -60,7 +64,8 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import yaml
 
-from training.artifacts import MANIFEST, checkpoint_steps, folder_record, sha256_file
+from training.artifacts import (checkpoint_steps, folder_record, partial_path, refuse_existing, step_output,
+                                write_manifest)
 from utilities.special_tokens import content_spans, encode_spans, holds_special
 
 IGNORE_INDEX = -100  # the label PyTorch's cross-entropy (and every HF causal LM) skips
@@ -852,23 +857,11 @@ def main(argv: Sequence[str] | None = None) -> dict:
     from transformers.utils import logging as hf_logging
 
     out = Path(cfg["output_dir"])
-    partial = out.with_name(out.name + ".partial")
+    partial = partial_path(out)
     local_rank, world = _world()
     is_main = local_rank == 0 and int(os.environ.get("RANK", 0)) == 0
-    if out.exists():
-        if not args.overwrite:
-            raise FileExistsError(f"{out} exists (a finished run); choose another output_dir or pass --overwrite")
-        if is_main:
-            shutil.rmtree(out)
+    refuse_existing(out, args.overwrite)  # every process, before anything heavy: a finished run stays
     resume = cfg["resume_from_checkpoint"] or (True if cfg["auto_resume_from_checkpoints"] else None)
-    if partial.exists() and is_main and not resume:
-        print(f"training.finetune: {partial} holds an unfinished run; starting over in it "
-              "(resume_from_checkpoint: true continues it)", file=sys.stderr)
-        for old in (partial / LOSS_LOG, partial / MANIFEST):
-            old.unlink(missing_ok=True)
-    if partial.exists() and is_main and resume:
-        _trim_loss_log(partial, resume)  # steps after the checkpoint are trained (and logged) again
-    partial.mkdir(parents=True, exist_ok=True)
     if args.quiet:
         hf_logging.disable_progress_bar()
 
@@ -900,47 +893,52 @@ def main(argv: Sequence[str] | None = None) -> dict:
     model = load_model_for_training(cfg)
     if is_main:
         model.print_trainable_parameters()
-    loss_log = _loss_callback(partial / LOSS_LOG, lambda: is_main)
-    trainer = Trainer(
-        model=model, args=targs, train_dataset=ChatDataset(rows),
-        data_collator=Collator(pad_id, cfg["sequence_len"] if cfg["pad_to_sequence_len"] else None),
-        processing_class=tokenizer, callbacks=[loss_log],
-    )
-    result = trainer.train(resume_from_checkpoint=resume)
-    trainer.save_model(str(partial))  # the final adapter: output_dir is itself a PEFT folder
-    if not trainer.is_world_process_zero():
-        return {}
+        if partial.exists() and not resume:
+            print(f"training.finetune: {partial} holds an unfinished run; removing it and starting over "
+                  "(resume_from_checkpoint: true continues it instead)", file=sys.stderr)
+    # training runs in output_dir.partial (the main process creates and renames it; the others write
+    # their shards of each checkpoint into it); a failed run leaves it, with its checkpoints, to resume
+    folder = (step_output(out, args.overwrite, resume=bool(resume), keep_failed=True) if is_main
+              else contextlib.nullcontext(partial))
+    with folder:
+        if is_main and resume:
+            _trim_loss_log(partial, resume)  # steps after the checkpoint are trained (and logged) again
+        loss_log = _loss_callback(partial / LOSS_LOG, lambda: is_main)
+        trainer = Trainer(
+            model=model, args=targs, train_dataset=ChatDataset(rows),
+            data_collator=Collator(pad_id, cfg["sequence_len"] if cfg["pad_to_sequence_len"] else None),
+            processing_class=tokenizer, callbacks=[loss_log],
+        )
+        result = trainer.train(resume_from_checkpoint=resume)
+        trainer.save_model(str(partial))  # the final adapter: output_dir is itself a PEFT folder
+        if not trainer.is_world_process_zero():
+            return {}
 
-    checkpoints = [p for _, p in sorted(checkpoint_steps(partial).items())]
-    peft_cfg = model.peft_config["default"]
-    inputs = {"base_model": describe_input(cfg["base_model"]), **inputs}
-    manifest = {
-        "step": "finetune",
-        "inputs": inputs,
-        "params": _jsonable({
+        checkpoints = [p for _, p in sorted(checkpoint_steps(partial).items())]
+        peft_cfg = model.peft_config["default"]
+        params = _jsonable({
             **{k: v for k, v in cfg.items()},
             "lora_target_modules_resolved": sorted(peft_cfg.target_modules),
             "end_of_turn_token": tokenizer.convert_ids_to_tokens(end_of_turn(tokenizer)[0]),
             "overrides": list(args.overrides),
             "world_size": world,
             "torch": torch.__version__,
-        }),
-        "outputs": {
-            "path": str(out),  # output_dir itself is the final adapter (a PEFT folder)
-            # the adapter files of the final adapter and of every checkpoint (not the optimizer states)
-            "sha256": {p.relative_to(partial).as_posix(): sha256_file(p)
-                       for folder in (partial, *checkpoints) for p in sorted(folder.glob("adapter_*"))},
-            "checkpoints": [p.name for p in checkpoints],
-            "loss_log": LOSS_LOG,
-            "global_step": int(result.global_step),
-            "train_loss": float(result.training_loss),
-            "losses": _read_losses(partial / LOSS_LOG),  # every step, a resumed run's earlier steps included
-            "rows": stats.as_dict(),
-        },
-        "seconds": round(time.time() - start, 2),
-    }
-    (partial / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    os.replace(partial, out)
+        })
+        manifest = write_manifest(
+            partial, "finetune", {"base_model": describe_input(cfg["base_model"]), **inputs}, params, start, out,
+            # output_dir itself is the final adapter (a PEFT folder): the adapter files of it and of every
+            # checkpoint are hashed, not the optimizer states
+            only=[p.relative_to(partial).as_posix()
+                  for d in (partial, *checkpoints) for p in sorted(d.glob("adapter_*"))],
+            outputs={
+                "checkpoints": [p.name for p in checkpoints],
+                "loss_log": LOSS_LOG,
+                "global_step": int(result.global_step),
+                "train_loss": float(result.training_loss),
+                "losses": _read_losses(partial / LOSS_LOG),  # every step, a resumed run's earlier steps included
+                "rows": stats.as_dict(),
+            },
+        )
     print(f"training.finetune: {out} ({len(checkpoints)} checkpoints, {result.global_step} steps, "
           f"{manifest['seconds']} s)", file=sys.stderr)
     return manifest

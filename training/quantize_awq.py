@@ -16,8 +16,9 @@ input width a multiple of the group size, and the input width of each row-parall
 (o_proj, down_proj) a multiple of tensor-parallel size x group size, so that every GPU's shard is
 whole groups (Qwen2-72B's MLP 29568 -> 29696 = 4 x 7424 = 4 x 58 x 128: ``training/pad_mlp.py``).
 The output is a Hugging Face folder (config with ``quantization_config``, safetensors, tokenizer
-files, the input's generation config) and ``manifest.json``, written to ``OUT.partial`` and
-renamed. On GPUs AutoAWQ moves one decoder layer at a time to a GPU (the fp16 model stays in CPU
+files, the input's generation config) and ``manifest.json``, written through
+``training.artifacts.step_output`` (into ``OUT.partial``, renamed when complete: a failure leaves no
+``OUT``, and an existing one needs ``--overwrite``). On GPUs AutoAWQ moves one decoder layer at a time to a GPU (the fp16 model stays in CPU
 RAM: ~145 GB for 72B); on a CPU it runs the same code, which takes seconds for the tiny test model
 (its 128-wide o_proj cannot give 4 GPUs whole groups: pass --tensor-parallel-size 1). AutoAWQ 0.2.9 corrupts
 weights when it searches scales on a CPU; :func:`_cpu_safe_quantizer` fixes that (GPUs unaffected).
@@ -40,7 +41,7 @@ from typing import Any, Iterable, Sequence
 
 from models.settings import EngineSettings
 from utilities.grader import AWQ_GROUP_SIZE, DEV_FILE
-from training.artifacts import folder_record
+from training.artifacts import step_output, write_manifest
 
 log = logging.getLogger("shopbench.training.quantize_awq")
 
@@ -309,78 +310,66 @@ def quantize(
     started = time.time()
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     config = check_quantizable(model_dir, group_size, bits, tensor_parallel_size)
-    if out_dir.exists() and not overwrite:
-        raise FileExistsError(f"{out_dir} exists; remove it or pass --overwrite to replace it")
-    rows = load_rows(calibration, samples)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)  # the model's own chat template
-    texts = calibration_texts(tokenizer, rows)
-    lengths = token_lengths(tokenizer, texts)
-    block = max_seq_len or block_length(lengths)
-    too_long = sum(n > block for n in lengths)
-    if too_long:
-        raise QuantizeError(
-            f"--max-seq-len {block}: {too_long} calibration texts are longer (up to {max(lengths)} "
-            "tokens) and AutoAWQ would silently drop them; raise it or leave it out (automatic)"
+    with step_output(out_dir, overwrite) as partial:  # a failure from here on leaves no out_dir
+        rows = load_rows(calibration, samples)
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)  # the model's own chat template
+        texts = calibration_texts(tokenizer, rows)
+        lengths = token_lengths(tokenizer, texts)
+        block = max_seq_len or block_length(lengths)
+        too_long = sum(n > block for n in lengths)
+        if too_long:
+            raise QuantizeError(
+                f"--max-seq-len {block}: {too_long} calibration texts are longer (up to {max(lengths)} "
+                "tokens) and AutoAWQ would silently drop them; raise it or leave it out (automatic)"
+            )
+        context = config.get("max_position_embeddings")
+        if context and block > context:
+            raise QuantizeError(f"calibration blocks of {block} tokens exceed the model's context of {context}")
+        total = sum(lengths)
+        blocks, left_out = divmod(total, block)
+        if blocks == 0:
+            raise QuantizeError(f"--max-seq-len {block} exceeds the {total} calibration tokens: no block is filled")
+        log.info("calibration: %d texts, %d tokens in %d blocks of %d (%d tokens left out)",
+                 len(texts), total, blocks, block, left_out)
+
+        AutoAWQForCausalLM = _import_awq()
+        awq_model = AutoAWQForCausalLM.from_pretrained(
+            str(model_dir),
+            torch_dtype=torch.float16,  # AWQ's scales and kernels are fp16 (T4 has no bfloat16)
+            trust_remote_code=False,
+            safetensors=True,
+            device_map=None,  # in CPU RAM; the quantizer moves one layer at a time to a GPU where there is one
+            low_cpu_mem_usage=True,
+            use_cache=False,
         )
-    context = config.get("max_position_embeddings")
-    if context and block > context:
-        raise QuantizeError(f"calibration blocks of {block} tokens exceed the model's context of {context}")
-    total = sum(lengths)
-    blocks, left_out = divmod(total, block)
-    if blocks == 0:
-        raise QuantizeError(f"--max-seq-len {block} exceeds the {total} calibration tokens: no block is filled")
-    log.info("calibration: %d texts, %d tokens in %d blocks of %d (%d tokens left out)",
-             len(texts), total, blocks, block, left_out)
-
-    partial = out_dir.with_name(out_dir.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    AutoAWQForCausalLM = _import_awq()
-    awq_model = AutoAWQForCausalLM.from_pretrained(
-        str(model_dir),
-        torch_dtype=torch.float16,  # AWQ's scales and kernels are fp16 (T4 has no bfloat16)
-        trust_remote_code=False,
-        safetensors=True,
-        device_map=None,  # in CPU RAM; the quantizer moves one layer at a time to a GPU where there is one
-        low_cpu_mem_usage=True,
-        use_cache=False,
-    )
-    awq_model.quantize(
-        tokenizer,
-        quant_config={**QUANT_CONFIG, "q_group_size": group_size, "w_bit": bits},
-        calib_data=texts,  # never the default "pileval", which downloads
-        max_calib_samples=len(texts),
-        max_calib_seq_len=block,
-        quantizer_cls=_cpu_safe_quantizer(),
-    )
-    awq_model.save_quantized(str(partial))
-    for name in TOKENIZER_FILES:
-        if (model_dir / name).is_file():
-            shutil.copyfile(model_dir / name, partial / name)
-    if (model_dir / "generation_config.json").is_file():  # AutoAWQ saves one with do_sample=True
-        shutil.copyfile(model_dir / "generation_config.json", partial / "generation_config.json")
-    else:
-        (partial / "generation_config.json").unlink(missing_ok=True)
-    check_quantized_config(partial, group_size, bits)
-
-    manifest = {
-        "step": "quantize_awq",
-        "inputs": {
-            "model": folder_record(model_dir),
-            "calibration": folder_record(calibration),
-        },
-        "params": {
-            "quant_config": {**QUANT_CONFIG, "q_group_size": group_size, "w_bit": bits},
-            "samples": len(texts), "max_seq_len": block, "tensor_parallel_size": tensor_parallel_size,
-            "calibration_tokens": total, "calibration_blocks": blocks, "tokens_left_out": left_out,
-            "autoawq": _version("autoawq"), "torch": torch.__version__, "transformers": _version("transformers"),
-        },
-        "outputs": folder_record(partial, path_label=out_dir),
-        "seconds": round(time.time() - started, 2),
-    }
-    (partial / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    os.replace(partial, out_dir)
+        quant_config = {**QUANT_CONFIG, "q_group_size": group_size, "w_bit": bits}
+        awq_model.quantize(
+            tokenizer,
+            quant_config=quant_config,
+            calib_data=texts,  # never the default "pileval", which downloads
+            max_calib_samples=len(texts),
+            max_calib_seq_len=block,
+            quantizer_cls=_cpu_safe_quantizer(),
+        )
+        awq_model.save_quantized(str(partial))
+        for name in TOKENIZER_FILES:
+            if (model_dir / name).is_file():
+                shutil.copyfile(model_dir / name, partial / name)
+        if (model_dir / "generation_config.json").is_file():  # AutoAWQ saves one with do_sample=True
+            shutil.copyfile(model_dir / "generation_config.json", partial / "generation_config.json")
+        else:
+            (partial / "generation_config.json").unlink(missing_ok=True)
+        check_quantized_config(partial, group_size, bits)
+        manifest = write_manifest(
+            partial, "quantize_awq", {"model": model_dir, "calibration": calibration},
+            {
+                "quant_config": quant_config,
+                "samples": len(texts), "max_seq_len": block, "tensor_parallel_size": tensor_parallel_size,
+                "calibration_tokens": total, "calibration_blocks": blocks, "tokens_left_out": left_out,
+                "autoawq": _version("autoawq"), "torch": torch.__version__, "transformers": _version("transformers"),
+            },
+            started, out_dir,
+        )
     log.info("wrote %s in %.1f s", out_dir, manifest["seconds"])
     return out_dir
 
