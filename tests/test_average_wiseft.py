@@ -10,7 +10,7 @@ import torch
 
 from training import average_adapters as avg
 from training import merge as merge_step
-from training.artifacts import sha256_file
+from utilities.artifacts import sha256_file
 from training import wise_ft
 
 PROMPT = ("<|im_start|>system\nYou are a helpful online shopping assistant. Your task is ranking.<|im_end|>\n"

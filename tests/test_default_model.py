@@ -123,7 +123,7 @@ def test_processes_that_ask_at_once_convert_once_and_all_get_the_complete_folder
     assert [w.exitcode for w in workers] == [0, 0, 0]
     assert log.read_text().splitlines() == [str(fake_gguf)]  # converted by one process only
     assert not (tmp_path / "smollm2.partial").exists()
-    manifest = json.loads((out / "manifest.json").read_text())  # training.artifacts.write_manifest's
+    manifest = json.loads((out / "manifest.json").read_text())  # utilities.artifacts.write_manifest's
     assert manifest["step"] == "default_model" and manifest["params"]["dtype"] == "float32"
     assert manifest["inputs"]["gguf"]["sha256"] == {
         default_model.GGUF_NAME: hashlib.sha256(b"GGUF stand-in").hexdigest()}

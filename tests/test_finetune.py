@@ -16,7 +16,7 @@ import yaml
 
 from tests.conftest import REPO
 from training import finetune as ft
-from training.artifacts import sha256_file
+from utilities.artifacts import sha256_file
 from utilities.prompting import render
 
 CONFIGS = REPO / "training" / "configs"

@@ -9,7 +9,7 @@ import torch
 
 from tests.test_average_wiseft import PROMPT, load, logits_of, make_adapter, max_diff
 from training import merge as merge_step
-from training.artifacts import sha256_file
+from utilities.artifacts import sha256_file
 from training import pad_mlp
 
 
@@ -92,7 +92,7 @@ def test_merge_refuses_a_folder_that_is_not_an_adapter(tiny_model_dir, tmp_path)
 
 
 def test_a_hub_id_base_is_found_in_the_local_cache_without_network(tiny_model_dir, tmp_path):
-    from training.artifacts import model_folder
+    from utilities.artifacts import model_folder
 
     cache = tmp_path / "hub"  # the layout huggingface_hub writes: models--ORG--NAME/{refs/main, snapshots/REV}
     snapshot = cache / "models--Qwen--Qwen2-72B-Instruct" / "snapshots" / ("a" * 40)

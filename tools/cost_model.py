@@ -669,7 +669,7 @@ def refit(report_path: Path, tokenizer=None, base: Constants = Constants(), pref
     missing = [i for i, b in enumerate(batches) if "questions" not in b]
     if missing:
         raise ValueError(f"{report_path}: batches {missing[:5]} do not list their questions; rerun local_evaluation.py")
-    rows = [{"input_field": r["input_field"], "is_multiple_choice": r["task_type"] == "multiple-choice",
+    rows = [{"input_field": r["input_field"], "is_multiple_choice": grader.is_multiple_choice(r["task_type"]),
              "track": r["track"], "task_type": r["task_type"], "output_field": r.get("truth")} for r in records]
     costs = question_costs(rows, tokenizer, own_truths=True)
     s = Scenario(prefix_cache=prefix_cache)

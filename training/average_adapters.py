@@ -40,7 +40,7 @@ import time
 import warnings
 from pathlib import Path
 
-from training.artifacts import ADAPTER_FILES, step_output, write_manifest
+from utilities.artifacts import ADAPTER_FILES, step_output, write_manifest
 
 ADAPTER_CONFIG, ADAPTER_WEIGHTS = ADAPTER_FILES
 # PEFT's key suffixes for the two factors: Linear / Conv layers keep them in submodules, Embedding

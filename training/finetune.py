@@ -30,7 +30,7 @@ What it does:
    decoder, ``lm_head`` excluded) and trains it with the Hugging Face Trainer: AdamW, cosine schedule
    with linear warm-up, weight decay, micro batch x gradient accumulation, an adapter saved every
    ``save_steps`` as ``output_dir/checkpoint-N`` (a PEFT folder) and at the last step.
-5. Writes ``output_dir`` through ``training.artifacts.step_output``, as every weights step does:
+5. Writes ``output_dir`` through ``utilities.artifacts.step_output``, as every weights step does:
    training runs in ``output_dir.partial``, renamed at the end, holding the final adapter, the
    checkpoints, ``train_loss.csv`` (step, loss, learning rate, grad norm) and ``manifest.json``
    (``write_manifest``: inputs with sha256, params, outputs, seconds). An existing ``output_dir``
@@ -64,7 +64,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import yaml
 
-from training.artifacts import (checkpoint_steps, folder_record, partial_path, refuse_existing, step_output,
+from utilities.artifacts import (checkpoint_steps, folder_record, partial_path, refuse_existing, step_output,
                                 write_manifest)
 from utilities.special_tokens import content_spans, encode_spans, holds_special
 

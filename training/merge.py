@@ -20,7 +20,7 @@ weights), as the 1st-place recipe did before MLP padding and AWQ (docs/reference
 Memory: the whole model is held once in ``--dtype`` (Qwen2-72B: 72.7e9 parameters x 2 bytes =
 145 GB of RAM in float16); ``--device-map auto`` spreads it over the GPUs and the CPU instead.
 
-The step-folder helpers every weights step uses live in ``training/artifacts.py`` (``step_output``:
+The step-folder helpers every weights step uses live in ``utilities/artifacts.py`` (``step_output``:
 write to ``OUT.partial``, rename when complete; ``write_manifest``: inputs with the sha256 of their
 files, params, outputs, seconds).
 """
@@ -31,7 +31,7 @@ import json
 import time
 from pathlib import Path
 
-from training.artifacts import ADAPTER_FILES, copy_tokenizer_files, model_folder, step_output, write_manifest
+from utilities.artifacts import ADAPTER_FILES, copy_tokenizer_files, model_folder, step_output, write_manifest
 
 DTYPES = ("float16", "bfloat16", "float32")
 SHARD_SIZE = "5GB"  # 41.6 GB of AWQ weights went into 9 shards in the submission; git-lfs handles 5 GB files

@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from training.artifacts import progress_bar, step_output, write_manifest
+from utilities.artifacts import progress_bar, step_output, write_manifest
 from utilities.grader import AWQ_GROUP_SIZE, GPUS
 
 TP = GPUS  # tensor-parallel shards: one per T4 of the grader's machine

@@ -43,7 +43,7 @@ from typing import Callable, Sequence
 
 from tqdm.auto import tqdm
 
-from training.artifacts import checkpoint_steps
+from utilities.artifacts import checkpoint_steps
 from utilities.tracks import get_track
 
 from utilities.grader import AWQ_GROUP_SIZE, DEV_FILE, GPUS, REPO  # noqa: E402
@@ -389,7 +389,7 @@ def _awq_engine(awq: Path, out: Path):
         if not folder.exists():
             model = load_dequantized(awq)
             model.save_pretrained(folder)
-            from training.artifacts import copy_tokenizer_files
+            from utilities.artifacts import copy_tokenizer_files
 
             copy_tokenizer_files(awq, folder)
         return TransformersEngine(folder)

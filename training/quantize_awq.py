@@ -17,7 +17,7 @@ input width a multiple of the group size, and the input width of each row-parall
 whole groups (Qwen2-72B's MLP 29568 -> 29696 = 4 x 7424 = 4 x 58 x 128: ``training/pad_mlp.py``).
 The output is a Hugging Face folder (config with ``quantization_config``, safetensors, tokenizer
 files, the input's generation config) and ``manifest.json``, written through
-``training.artifacts.step_output`` (into ``OUT.partial``, renamed when complete: a failure leaves no
+``utilities.artifacts.step_output`` (into ``OUT.partial``, renamed when complete: a failure leaves no
 ``OUT``, and an existing one needs ``--overwrite``). On GPUs AutoAWQ moves one decoder layer at a time to a GPU (the fp16 model stays in CPU
 RAM: ~145 GB for 72B); on a CPU it runs the same code, which takes seconds for the tiny test model
 (its 128-wide o_proj cannot give 4 GPUs whole groups: pass --tensor-parallel-size 1). AutoAWQ 0.2.9 corrupts
@@ -41,7 +41,7 @@ from typing import Any, Iterable, Sequence
 
 from models.settings import EngineSettings
 from utilities.grader import AWQ_GROUP_SIZE, DEV_FILE
-from training.artifacts import step_output, write_manifest
+from utilities.artifacts import step_output, write_manifest
 
 log = logging.getLogger("shopbench.training.quantize_awq")
 

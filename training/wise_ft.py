@@ -34,7 +34,7 @@ import warnings
 from pathlib import Path
 
 from training.average_adapters import ADAPTER_CONFIG, ADAPTER_WEIGHTS, check_plain_lora
-from training.artifacts import ADAPTER_FILES, step_output, write_manifest
+from utilities.artifacts import ADAPTER_FILES, step_output, write_manifest
 
 
 def track_alpha(track: int, round_: int = 2) -> float:

@@ -50,7 +50,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from utilities.grader import DEV_FILE, REPO  # noqa: E402
+from utilities.grader import DEV_FILE, REPO, is_multiple_choice  # noqa: E402
+
 SUITES: dict[str, Path] = {
     "dev": DEV_FILE,  # the 96 public dev questions
     "ecguide": REPO / "data" / "ecguide" / "validation.jsonl",  # stratified EC-Guide validation rows
@@ -297,7 +298,7 @@ def _convert(row: dict, task_name: str, quirks: Counter) -> dict:
     if skill is UNKNOWN_SUBTASK:
         quirks[f"unknown subtask {task_name}: Track 5 (all-around)"] += 1
     return {"input_field": prompt, "output_field": answer, "task_name": task_name, "task_type": task_type,
-            "metric": metric, "is_multiple_choice": task_type == "multiple-choice",
+            "metric": metric, "is_multiple_choice": is_multiple_choice(task_type),
             "track": _challenge_id(skill.track)}
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Hashable, Iterable, Mapping
 
 from training.data.sources import SOURCES
+from utilities.grader import is_multiple_choice
 from utilities.tasks import TASK_TYPES
 
 
@@ -62,7 +63,7 @@ class Builder:
 
     @property
     def is_multiple_choice(self) -> bool:
-        return self.task_type == "multiple-choice"
+        return is_multiple_choice(self.task_type)
 
 
 DATASETS: dict[str, type[Builder]] = {}  # the 38 seed datasets

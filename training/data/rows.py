@@ -18,6 +18,7 @@ from typing import Hashable, Iterable, Sequence, TypeVar
 
 from training.data.registry import Builder, Question, Skip
 from utilities.prompting import messages
+from utilities.grader import is_multiple_choice
 from utilities.routing import route
 from utilities.tasks import ranking, retrieval
 
@@ -90,7 +91,7 @@ numbers_answer = retrieval.answer_of  # [3, 8, 9] -> "3, 8, 9"
 def check(builder: type[Builder] | Builder, q: Question) -> None:
     """Skip a question whose answer the official rules would not read as intended."""
     task_type = builder.task_type
-    r = route(q.prompt, task_type == "multiple-choice")
+    r = route(q.prompt, is_multiple_choice(task_type))
     if r.task_type != task_type:
         raise Skip(f"the router reads the prompt as {r.task_type}")
     why = r.task.problem(q.answer, r.info)

@@ -37,6 +37,7 @@ from training.data.synthetic.seeds import (
     document_seeds,
     query_seeds,
 )
+from utilities.grader import is_multiple_choice
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class SyntheticDataset:
 
     @property
     def is_multiple_choice(self) -> bool:
-        return self.task_type == "multiple-choice"
+        return is_multiple_choice(self.task_type)
 
 
 def product_block(p: ProductText) -> str:
