@@ -59,9 +59,9 @@ def tiny_engine(tiny_model_dir):
 
 
 # ---- the fast tier ---------------------------------------------------------------------------------------
-# `make test-fast` runs `pytest -m "not slow"` (in two shards, below): every test except those listed here, each with the reason
-# it is slow (what it does, and its time measured in one run of the whole suite with OMP_NUM_THREADS=1 on
-# the shared 2-core machine: rough). `make test` runs everything, marker or not.
+# `make test-fast` runs `pytest -m "not slow"` (as two shards, below): every test except those listed
+# here, each with the reason it is slow (what it does, and its time measured in one run of the whole
+# suite with OMP_NUM_THREADS=1 on the shared 2-core machine: rough). `make test` runs everything.
 # An entry is a test file (every test in it), a test function (every parametrization of it), or
 # "FILE::fixture NAME" (every test of that file that uses the fixture, present and future).
 # A full collection (`pytest` with no path arguments) refuses an entry that matches nothing, so the
