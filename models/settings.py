@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from utilities.grader import GPUS, MAX_BATCH_SIZE, MODEL_CONTEXT, REPO  # noqa: E402
+from utilities.grader import GPUS, MAX_BATCH_SIZE, MODEL_CONTEXT, PER_SAMPLE_LIMIT_S, REPO  # noqa: E402
 
 # The checkpoint the grader runs: the AWQ, MLP-padded Qwen2-72B folder of the track that
 # aicrowd.json names (utilities/tracks.py; weights via git-lfs).
@@ -52,32 +52,30 @@ def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or REPO / ".cache")
 
 
-def batch_size() -> int:
-    text = os.environ.get(BATCH_SIZE_ENV, str(BATCH_SIZE))
+def _env_number(name: str, default, cast, kind: str, ok, out_of_range: str):
+    """The number in environment variable ``name`` (``default`` when unset), or a ValueError naming it."""
+    text = os.environ.get(name, str(default))
     try:
-        value = int(text)
+        value = cast(text)
     except ValueError:
-        raise ValueError(f"{BATCH_SIZE_ENV}={text!r}: not a whole number (the grader accepts 1 to {MAX_BATCH_SIZE})") from None
-    if not 1 <= value <= MAX_BATCH_SIZE:
-        raise ValueError(f"{BATCH_SIZE_ENV}={value}: the grader accepts batch sizes 1 to {MAX_BATCH_SIZE}")
+        raise ValueError(f"{name}={text!r}: {kind}") from None
+    if not ok(value):
+        raise ValueError(f"{name}={value}: {out_of_range}")
     return value
+
+
+def batch_size() -> int:
+    return _env_number(BATCH_SIZE_ENV, BATCH_SIZE, int, f"not a whole number (the grader accepts 1 to {MAX_BATCH_SIZE})",
+                       lambda v: 1 <= v <= MAX_BATCH_SIZE, f"the grader accepts batch sizes 1 to {MAX_BATCH_SIZE}")
 
 
 def budget_share() -> float:
-    text = os.environ.get(BUDGET_SHARE_ENV, str(BUDGET_SHARE))
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{BUDGET_SHARE_ENV}={text!r}: not a number (a share of the grader's 10 s per question)") from None
-    if not 0 < value <= 1:
-        raise ValueError(f"{BUDGET_SHARE_ENV}={value}: must be in (0, 1], a share of the grader's allowance")
-    return value
+    return _env_number(BUDGET_SHARE_ENV, BUDGET_SHARE, float, "not a number (a share of the grader's 10 s per question)",
+                       lambda v: 0 < v <= 1, "must be in (0, 1], a share of the grader's allowance")
 
 
 def batch_budget_s(n_prompts: int, share: float | None = None) -> float:
     """Seconds a batch of ``n_prompts`` may spend in the engines: the grader's allowance x the share."""
-    from utilities.grader import PER_SAMPLE_LIMIT_S
-
     return PER_SAMPLE_LIMIT_S * max(1, n_prompts) * (budget_share() if share is None else share)
 
 

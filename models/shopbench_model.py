@@ -248,10 +248,8 @@ class ShopBenchModel(ShopBenchBaseModel):
         if left <= 0:
             raise DeadlineExceeded("no time left in the batch's budget")
         ids, specs = [p.ids for p in chunk], [p.spec for p in chunk]
-        if self._takes_deadline:
-            texts = self.watchdog.run(lambda: self.engine.generate(ids, specs, deadline=deadline), left + DEADLINE_SLACK_S)
-        else:
-            texts = self.watchdog.run(lambda: self.engine.generate(ids, specs), left + DEADLINE_SLACK_S)
+        kwargs = {"deadline": deadline} if self._takes_deadline else {}
+        texts = self.watchdog.run(lambda: self.engine.generate(ids, specs, **kwargs), left + DEADLINE_SLACK_S)
         texts = list(texts)
         if len(texts) != len(chunk):  # a reply per prompt, or none is trusted: which one is missing is unknown
             raise RuntimeError(f"engine returned {len(texts)} texts for {len(chunk)} prompts")

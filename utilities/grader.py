@@ -12,6 +12,7 @@ and the benchmarks all batch through these two functions.
 """
 from __future__ import annotations
 
+import json
 import time
 from collections import defaultdict
 from dataclasses import dataclass
@@ -80,7 +81,5 @@ def answer_questions(model: Any, rows: Sequence[dict], batch_size: int | None = 
 
 def read_dev_rows(path: Path = DEV_FILE) -> list[dict]:
     """The dev questions (JSON Lines)."""
-    import json
-
     with open(path, encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
