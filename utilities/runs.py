@@ -48,8 +48,9 @@ def point_latest(run: Path, name: str = LATEST) -> Path:
     """Make ``<run's parent>/<name>`` a relative link to ``run`` (replaced atomically); returns it."""
     run = Path(run)
     link = run.parent / name
-    if link.exists() and not link.is_symlink():
-        return link  # an old real folder named "latest" (earlier versions wrote there) is left alone
+    if link.exists() and not link.is_symlink():  # earlier versions wrote every run into runs/latest/
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(link.stat().st_mtime))
+        os.replace(link, run.parent / f"{stamp}-earlier-{name}")  # kept under a name of its own
     tmp = run.parent / f".{name}.{os.getpid()}"
     if tmp.is_symlink() or tmp.exists():
         tmp.unlink()
