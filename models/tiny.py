@@ -4,7 +4,7 @@ Same architecture family, vocabulary and chat template as the submitted Qwen2-72
 with 2 layers of width 128, so every token id, template and constraint is real while a forward
 pass takes milliseconds on a CPU. Its answers are random; the pipeline around it is not.
 
-    python -m models.tiny OUT_DIR [--seed 0]
+    shopbench tiny-model OUT_DIR [--seed 0]
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 from models.settings import REPO
+from utilities.errors import run_command
 
 TOKENIZER_DIR = REPO / "models" / "qwen2-72b-awq-padded"  # the real Qwen2 tokenizer files (no weights)
 TOKENIZER_FILES = (
@@ -82,4 +83,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

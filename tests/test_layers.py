@@ -1,7 +1,8 @@
 """The layers: the library imports nothing above it, and no module imports itself back.
 
 library (utilities/) <- model (models/) <- training (training/) and tools (tools/, local_evaluation.py,
-benchmarks/). Every import counts, those inside functions too.
+benchmarks/) <- the front door (shopbench/: the console command, which runs them all). Every import
+counts, those inside functions too (the front door imports its commands by name: shopbench.cli.COMMANDS).
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ("utilities", "models", "training", "tools", "benchmarks")
+PACKAGES = ("utilities", "models", "training", "tools", "benchmarks", "shopbench")
 # what each layer may import from the project (beyond itself)
 ALLOWED = {
     "utilities": set(),
@@ -18,6 +19,7 @@ ALLOWED = {
     "tools": {"utilities", "models"},
     "benchmarks": {"utilities", "models", "training", "tools", "local_evaluation"},
     "local_evaluation": {"utilities", "models"},
+    "shopbench": {"utilities", "models", "training", "tools", "benchmarks", "local_evaluation"},
 }
 
 

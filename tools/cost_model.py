@@ -31,11 +31,11 @@ Levers (each a named constant below, with its reason) are priced per track: the 
 submitted: what it saves), chunked prefill (on by default in vLLM 0.32: at most what it saves),
 a shorter generation cap and CUDA graphs instead of enforce-eager (off: what they would save).
 
-    python -m tools.cost_model                              # 20,000 questions split like the dev set
-    python -m tools.cost_model --questions 1=8000,2=3000,3=5000,4=2500
-    python -m tools.cost_model --decode cap                 # the spec caps' upper bound drives the verdicts
-    python -m tools.cost_model --refit runs/gpu/report.json --save runs/gpu/constants.json
-    python -m tools.cost_model --constants runs/gpu/constants.json
+    shopbench cost                              # 20,000 questions split like the dev set
+    shopbench cost --questions 1=8000,2=3000,3=5000,4=2500
+    shopbench cost --decode cap                 # the spec caps' upper bound drives the verdicts
+    shopbench cost --refit runs/gpu/report.json --save runs/gpu/constants.json
+    shopbench cost --constants runs/gpu/constants.json
 """
 from __future__ import annotations
 
@@ -48,6 +48,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from utilities.errors import run_command
 from utilities import grader
 from utilities.grader import DEV_FILE, MAX_BATCH_SIZE, REPO
 from utilities.tracks import ALL_AROUND, TRACKS, track_of
@@ -805,8 +806,8 @@ def render(result: dict[int, dict], c: Constants, s: Scenario = SUBMITTED,
                 f"questions it needs prefill >= {_rate(r['prefill_needed_target_tokens_per_s'])} tokens/s "
                 f"(assumed {c.prefill_tokens_per_s:,.0f}), or the track must hold at most "
                 f"{r['questions_that_fit_target']:,} questions. The measurement that settles it, on 4 x T4: "
-                f"`python local_evaluation.py --track {number} --out runs/gpu`, then "
-                f"`python -m tools.cost_model --refit runs/gpu/report.json` (fits the prefill rate).")
+                f"`shopbench eval --track {number} --out runs/gpu`, then "
+                f"`shopbench cost --refit runs/gpu/report.json` (fits the prefill rate).")
     return "\n".join(lines)
 
 
@@ -852,4 +853,4 @@ def main(argv: list[str] | None = None) -> dict[int, dict]:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

