@@ -1,1 +1,1 @@
-"""Benchmarks of the ShopBench pipeline (issue #3, item 7): ``python -m benchmarks.run``."""
+"""Benchmarks of the ShopBench pipeline (issue #3, item 7): ``shopbench bench``."""

@@ -15,20 +15,34 @@ module (the floor), and the wall and CPU seconds (CPU time is the steadier on a 
 HEAD:local_evaluation.py > /tmp/old/local_evaluation.py``) the same way, for a before/after table;
 a copy without ``read_data`` is driven the old way (``load_rows`` + ``question_keys``).
 
-    python benchmarks/evaluator_memory.py [--rows 100000] [--module /tmp/old/local_evaluation.py]
+    shopbench bench evaluator-memory [--rows 100000] [--module /tmp/old/local_evaluation.py]
+
+(``python benchmarks/evaluator_memory.py`` takes the same options.) The table is printed and written
+to a new run folder, ``runs/<time>-bench-evaluator-memory/report.md``
+(``runs/latest-bench-evaluator-memory`` points at the newest). No file tracked by git holds its
+figures, so there is no ``--record``: nothing tracked changes. The synthetic files go to a temporary
+folder, removed at the end.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import platform
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+from benchmarks.common import Report, apply_progress, cpu_model, load_average, stage, write_report  # noqa: E402
+from utilities import progress  # noqa: E402
+
+NAME = "evaluator-memory"  # runs/<time>-bench-evaluator-memory/, runs/latest-bench-evaluator-memory
+CASES = ("import only", "all rows", "--per-task 2", "bad last line")
 
 _CASE = r"""
 import importlib.util, json, resource, sys, time
@@ -83,28 +97,48 @@ def measure(module: Path, path: Path, case: str, per_task: int | None = None) ->
 
 def main(argv: list[str] | None = None) -> list[list]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--rows", type=int, default=100_000, help="rows in the synthetic file (default 100,000)")
     parser.add_argument("--module", type=Path, action="append", default=None,
                         help="a local_evaluation.py to measure (repeatable; default: this repository's)")
+    progress.add_flag(parser)
     args = parser.parse_args(argv)
+    if args.rows < 1:
+        parser.error(f"--rows must be at least 1; got {args.rows}")
+    missing = [str(m) for m in args.module or [] if not m.is_file()]
+    if missing:
+        parser.error(f"--module: no such file: {', '.join(missing)}")
+    apply_progress(args)
     modules = args.module or [REPO / "local_evaluation.py"]
     table = []
     with tempfile.TemporaryDirectory() as tmp:
+        stage(f"writing two files of {args.rows:,} rows")
         good = write_file(Path(tmp) / "rows.jsonl", args.rows)
         bad = write_file(Path(tmp) / "bad_last.jsonl", args.rows, bad_last=True)
-        print(f"{args.rows:,} rows, {good.stat().st_size / 1e6:.1f} MB", file=sys.stderr)
-        for module in modules:
-            for label, path, case, per_task in (("import only", good, "import", None), ("all rows", good, "run", None),
-                                                ("--per-task 2", good, "run", 2), ("bad last line", bad, "run", None)):
-                m = measure(module, path, case, per_task)
-                table.append([str(module), label, f"{m['peak_mb']:.0f}", f"{m['peak_mb'] - m['floor_mb']:.0f}",
-                              f"{m['seconds']:.1f}", f"{m['cpu_s']:.1f}", m["outcome"]])
-    print("| module | case | peak RSS MB | above import MB | wall s | CPU s | outcome |")
-    print("|---|---|---|---|---|---|---|")
-    for row in table:
-        print("| " + " | ".join(row) + " |")
+        size_mb = good.stat().st_size / 1e6
+        progress.say(f"{args.rows:,} rows, {size_mb:.1f} MB")
+        cases = [(module, label, path, case, per_task) for module in modules
+                 for label, path, case, per_task in zip(CASES, (good, good, good, bad), ("import", "run", "run", "run"),
+                                                        (None, None, 2, None))]
+        for module, label, path, case, per_task in progress.bar(cases, desc="cases", unit="case", leave=False):
+            stage(f"{label}: {module}")
+            m = measure(module, path, case, per_task)
+            table.append([str(module), label, f"{m['peak_mb']:.0f}", f"{m['peak_mb'] - m['floor_mb']:.0f}",
+                          f"{m['seconds']:.1f}", f"{m['cpu_s']:.1f}", m["outcome"]])
+    out = Report()
+    out("# local_evaluation.py's data check: peak memory and time")
+    out()
+    out(f"{time.strftime('%Y-%m-%d %H:%M')}; {cpu_model()}; python {platform.python_version()}; "
+        f"load average {load_average()}; `shopbench bench evaluator-memory --rows {args.rows}"
+        + "".join(f" --module {m}" for m in args.module or []) + "`")
+    out()
+    out(f"{args.rows:,} rows ({size_mb:.1f} MB), a fresh process per case; peak RSS is ru_maxrss.")
+    out()
+    out.table(["module", "case", "peak RSS MB", "above import MB", "wall s", "CPU s", "outcome"], table)
+    write_report(out, NAME)
     return table
 
 
 if __name__ == "__main__":
-    main()
+    from utilities.errors import run_command
+
+    run_command(main)

@@ -1,8 +1,11 @@
 """The GPU check: one command that runs the CUDA paths of the project on a lent GPU and says what held.
 
     python3 benchmarks/gpu_check.py [--out DIR]                 # on the GPU machine (default --device cuda)
-    python benchmarks/gpu_check.py --device cpu [--out DIR]     # the same code on the CPU (how it is tested here)
-    python benchmarks/gpu_check.py --wheels .cache/gpu-wheels   # here, before a run: wheels the GPU machine lacks
+    shopbench bench gpu-check --device cpu [--out DIR]          # the same code on the CPU (how it is tested here)
+    shopbench bench gpu-check --wheels .cache/gpu-wheels        # here, before a run: wheels the GPU machine lacks
+
+(On the GPU machine, a bare Python without the ``shopbench`` command, it runs as a script; here
+``shopbench bench gpu-check`` and ``python benchmarks/gpu_check.py`` take the same options.)
 
 Four checks, each timed, each ending in one line ``PASS|FAIL|SKIP  name  seconds  detail``:
 
@@ -29,8 +32,14 @@ Four checks, each timed, each ending in one line ``PASS|FAIL|SKIP  name  seconds
 
 A last line gives the total time; the exit status is 0 only when no check failed (and, on CUDA,
 the run stayed inside its 8-minute budget, ``--budget-s``). ``--out DIR`` (default ``$OUT`` where
-set, else ``runs/gpu-check``) receives ``gpu_check.md``, ``gpu_check.json``, ``gpu_check.log`` and
-``suite_tests.xml`` (four files: what the device tool brings back from ``$OUT``).
+set, else a new run folder ``runs/<time>-bench-gpu-check/``, with ``runs/latest-bench-gpu-check``
+pointing at the newest) receives ``gpu_check.md``, ``gpu_check.json``, ``gpu_check.log`` and
+``suite_tests.xml`` (four files: what the device tool brings back from ``$OUT``). Nothing tracked by
+git changes unless ``--record``: it also writes ``gpu_check.md`` over the tracked
+``benchmarks/gpu_check_latest.md``, and only for a whole check (refused with ``--only``, ``--tests``,
+``--steps`` other than 8 or ``--wheels``; and a ``--device cpu`` run does not replace a GPU run's
+record). After a run on the GPU machine (whose working tree does not come back), copy the
+``gpu_check.md`` it brought back from ``$OUT`` over that file instead.
 Scratch files go to a temporary folder that is removed at the end (``--keep`` keeps it).
 
 Packages: the check imports torch, transformers, peft, accelerate, safetensors, numpy, yaml (PyYAML),
@@ -67,12 +76,16 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from utilities import progress  # noqa: E402  (standard library only; tqdm when a bar is drawn)
 from utilities.grader import DEV_FILE  # noqa: E402
 
 CHECKS = ("engine", "finetune", "weights", "tests")
 STATUSES = ("PASS", "FAIL", "SKIP")
 BUDGET_S = 480.0  # the issue's 8 minutes on one H100 (the device tool allows 600 s per command)
 TREE_LIMIT = 64 * 2**20  # what the device tool carries: working tree + carried paths
+LATEST = Path(__file__).resolve().parent / "gpu_check_latest.md"  # tracked: written only with --record
+NAME = "gpu-check"  # runs/<time>-bench-gpu-check/, runs/latest-bench-gpu-check
+DEFAULT_STEPS = 8  # as tiny_cpu.yaml; --record needs it
 DEFAULT_WHEELS = REPO / ".cache" / "gpu-wheels"
 REQUIREMENTS_TRAIN = REPO / "requirements-train.txt"
 # --pinned: packages whose version in the device image differs from requirements-train.txt's pin (or is not
@@ -757,7 +770,7 @@ def run_check(name: str, ctx: Context) -> Result:
     missing = missing_packages(name)
     if missing:
         return Result(name, "SKIP", time.perf_counter() - t0,
-                      f"missing package(s) {', '.join(missing)}: carry their wheels (python benchmarks/gpu_check.py "
+                      f"missing package(s) {', '.join(missing)}: carry their wheels (shopbench bench gpu-check "
                       f"--wheels .cache/gpu-wheels --wheel NAME==VERSION here, then carry .cache/gpu-wheels)",
                       {"missing": missing})
     with open(ctx.log_path, "a", encoding="utf-8") as sink:
@@ -946,13 +959,16 @@ def total_line(results: list[Result], total_s: float, budget_s: float | None) ->
 
 
 def parse_args(argv: Sequence[str] | None):
-    parser = argparse.ArgumentParser(prog="python benchmarks/gpu_check.py", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    from benchmarks.common import check_record
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda", help="cuda (default), cuda:N or cpu (cpu hides every GPU)")
     parser.add_argument("--out", type=Path, default=None,
-                        help="folder for gpu_check.md/.json and suite_tests.xml (default: $OUT, else runs/gpu-check)")
+                        help="folder for gpu_check.md/.json and suite_tests.xml (default: $OUT, else a new "
+                             "runs/<time>-bench-gpu-check/)")
     parser.add_argument("--only", default=None, help=f"comma-separated checks to run, of {','.join(CHECKS)}")
-    parser.add_argument("--steps", type=int, default=8, help="LoRA steps of the finetune check (default 8, as tiny_cpu.yaml)")
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS,
+                        help=f"LoRA steps of the finetune check (default {DEFAULT_STEPS}, as tiny_cpu.yaml)")
     parser.add_argument("--tests", default=None,
                         help="comma-separated pytest node ids for the tests check (default: SUITE_TESTS)")
     parser.add_argument("--budget-s", type=float, default=None,
@@ -968,6 +984,12 @@ def parse_args(argv: Sequence[str] | None):
     parser.add_argument("--pinned", action="store_true",
                         help="with --wheels: also carry requirements-train.txt's transformers and peft "
                              "(the versions the CPU tests ran) instead of the device image's")
+    parser.add_argument("--record", action="store_true",
+                        help=f"also write gpu_check.md over the tracked benchmarks/{LATEST.name} (the figures kept in "
+                             f"git; without it nothing tracked is written); only for a whole check: refused with "
+                             f"--only, --tests, --steps other than {DEFAULT_STEPS} or --wheels, and a --device cpu "
+                             f"run does not replace a GPU run's record")
+    progress.add_flag(parser)  # here the bars go into gpu_check.log with the checks' output
     args = parser.parse_args(argv)
     if args.device != "cpu" and not args.device.startswith("cuda"):
         parser.error(f"--device {args.device!r}: cuda, cuda:N or cpu")
@@ -979,7 +1001,35 @@ def parse_args(argv: Sequence[str] | None):
     args.tests = [t.strip() for t in args.tests.split(",") if t.strip()] if args.tests else list(SUITE_TESTS)
     if args.steps < 1:
         parser.error("--steps must be at least 1")
+    partial = ([f"--only {','.join(only)}"] if only != list(CHECKS) else []) + (
+        [f"--tests {','.join(args.tests)}"] if args.tests != list(SUITE_TESTS) else []) + (
+        [f"--steps {args.steps}"] if args.steps != DEFAULT_STEPS else []) + (
+        ["--wheels: prepare mode, no check runs"] if args.wheels is not None else [])
+    check_record(parser, args, LATEST, partial)
+    if args.record and args.device == "cpu" and recorded_on_gpu(LATEST):
+        parser.error(f"--record: benchmarks/{LATEST.name} holds a run on a GPU, which a --device cpu run does not "
+                     f"replace: drop --record (without it nothing tracked is written)")
     return args
+
+
+def recorded_on_gpu(path: Path) -> bool:
+    """Whether the recorded report is a GPU run's (its title does not say ``--device cpu``)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return False
+    title = next((line for line in text.splitlines() if line.startswith("# GPU check")), "")
+    return bool(title) and "--device cpu" not in title
+
+
+def record(out: Path, device: str, argv: Sequence[str]) -> Path:
+    """--record: ``out/gpu_check.md`` over the tracked LATEST, under a line saying which command wrote it."""
+    command = " ".join(["shopbench bench gpu-check", *argv])
+    note = ("; a CPU run: replace it with $OUT/gpu_check.md after a run on a GPU" if device == "cpu" else "")
+    LATEST.write_text(f"<!-- written by: {command}{note} -->\n" + (out / "gpu_check.md").read_text(encoding="utf-8"),
+                      encoding="utf-8")
+    print(f"recorded: benchmarks/{LATEST.name}", flush=True)
+    return LATEST
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -989,13 +1039,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return prepare_wheels(args.wheels, [*(pinned_wheels() if args.pinned else []), *args.wheel])
     if args.device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = ""  # every CUDA path in the project then takes the CPU branch
+    quiet = () if args.progress else (("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TQDM_DISABLE", "1"))
     for key, value in (("HF_HUB_OFFLINE", "1"), ("TRANSFORMERS_OFFLINE", "1"), ("HF_HOME", str(REPO / ".cache" / "hf")),
-                       ("TOKENIZERS_PARALLELISM", "false"), ("DO_NOT_TRACK", "1"), ("PYTHONUNBUFFERED", "1"),
-                       ("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TQDM_DISABLE", "1")):
+                       ("TOKENIZERS_PARALLELISM", "false"), ("DO_NOT_TRACK", "1"), ("PYTHONUNBUFFERED", "1"), *quiet):
         os.environ.setdefault(key, value)
+    progress.apply_flag(args)  # SHOPBENCH_PROGRESS=1: bars even off a terminal (here: into the log)
     started = time.time()
-    out = (args.out or (Path(os.environ["OUT"]) if os.environ.get("OUT") else REPO / "runs" / "gpu-check")).resolve()
+    if args.out is None and not os.environ.get("OUT"):
+        from benchmarks.common import run_folder
+
+        args.out = run_folder(NAME)  # runs/<time>-bench-gpu-check/, runs/latest-bench-gpu-check
+    out = (args.out or Path(os.environ["OUT"])).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    log(f"reports: {out}")
     (out / "gpu_check.log").write_text("", encoding="utf-8")
     work = (args.work or Path(tempfile.mkdtemp(prefix="gpu-check-"))).resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -1028,8 +1084,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(r.line(), flush=True)
     print(final, flush=True)
     write_reports(out, results, env, total_s, final.split()[1], argv, args.device, budget)
+    if args.record:
+        record(out, args.device, argv)
     return 0 if final.split()[1] == "PASS" else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from utilities.errors import run_command
+
+    sys.exit(run_command(main))

@@ -9,11 +9,17 @@ with each task's decoding and tidy step (system-prompt label, decode spec, tidy)
 the router says, scores both as the official evaluator does (by the row's own label and metric),
 and reports the paired difference (NER - generation) per task with a 95 % bootstrap interval.
 
-    python -m benchmarks.keyphrase_decoding                       # SmolLM2 (the CPU default), 40 rows a task
-    python -m benchmarks.keyphrase_decoding --model DIR --per-task 150
+    shopbench bench keyphrase                          # SmolLM2 (the CPU default), 40 rows a task
+    shopbench bench keyphrase --model DIR --per-task 150
+    shopbench bench keyphrase --record                 # and update the figures kept in git
 
-It writes benchmarks/keyphrase_decoding_latest.md. The router's rule (utilities/tasks/generation.py,
-``KEYPHRASES``) follows what this measures: generation.
+(``python -m benchmarks.keyphrase_decoding`` takes the same options.) The report goes to a new run
+folder, ``runs/<time>-bench-keyphrase/report.md`` (``runs/latest-bench-keyphrase`` points at the newest);
+nothing tracked by git changes. ``--record`` also writes the tracked
+``benchmarks/keyphrase_decoding_latest.md``, and is refused for a run of fewer rows than it records
+(``--per-task`` below 40): a smaller sample never replaces it. Another ``--model`` may record (the report
+names the model). The router's rule (utilities/tasks/generation.py, ``KEYPHRASES``) follows what this
+measures: generation.
 """
 from __future__ import annotations
 
@@ -31,11 +37,13 @@ if str(REPO) not in sys.path:
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from tqdm.auto import tqdm  # noqa: E402
+from benchmarks.common import (Report, add_record_flag, apply_progress, check_record, cpu_model,  # noqa: E402
+                               load_average, stage, write_report)
+from utilities import progress as progress_bars  # noqa: E402
 
-from benchmarks.common import Report, cpu_model, load_average  # noqa: E402
-
-LATEST = Path(__file__).resolve().parent / "keyphrase_decoding_latest.md"
+LATEST = Path(__file__).resolve().parent / "keyphrase_decoding_latest.md"  # tracked: written only with --record
+NAME = "keyphrase"  # runs/<time>-bench-keyphrase/, runs/latest-bench-keyphrase
+RECORDED_PER_TASK = 40  # the sample the recorded figures use: --record needs at least this many rows a task
 KEYPHRASE_TASKS = ("task6", "Generation_EPK", "Generation_PKS")  # dev task6; EC-Guide's two keyphrase subtasks
 DECODINGS = ("generation", "named_entity_recognition")
 BATCH = 16  # the grader's largest batch
@@ -69,7 +77,11 @@ def answer_with(engine, rows: list[dict], task_type: str, progress: bool = True)
     ids = [fit_prompt(engine.tokenizer, r["input_field"], task_type, engine.max_model_len - spec.max_new_tokens).ids
            for r, spec in zip(rows, specs)]
     answers: list[str] = []
-    for start in tqdm(range(0, len(rows), BATCH), desc=task_type, disable=not progress, leave=False):
+    if progress:
+        stage(f"{task_type} decoding: {len(rows)} questions in batches of {BATCH}")
+    batches = range(0, len(rows), BATCH)
+    for start in progress_bars.bar(batches, desc=task_type, leave=False,
+                                   disable=not (progress and progress_bars.enabled())):
         texts = engine.generate(ids[start:start + BATCH], specs[start:start + BATCH])
         answers += [task.tidy(text, info) for text, info in zip(texts, infos[start:start + BATCH])]
     return answers
@@ -124,11 +136,17 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=None,
                         help="a Hugging Face model folder (default: the CPU default model, SmolLM2-135M-Instruct)")
-    parser.add_argument("--per-task", type=int, default=40, help="rows per task and metric (default 40)")
-    parser.add_argument("--out", type=Path, default=LATEST, help=f"Markdown copy of the output (default {LATEST})")
+    parser.add_argument("--per-task", type=int, default=RECORDED_PER_TASK,
+                        help=f"rows per task and metric (default {RECORDED_PER_TASK})")
+    add_record_flag(parser, NAME, LATEST, f"refused with --per-task below {RECORDED_PER_TASK} (a smaller sample than "
+                                    "the recorded one); any --model may record")
+    progress_bars.add_flag(parser)
     args = parser.parse_args(argv)
     if args.per_task < 1:
         parser.error("--per-task must be at least 1")
+    check_record(parser, args, LATEST,
+                 [f"--per-task {args.per_task} < {RECORDED_PER_TASK}"] if args.per_task < RECORDED_PER_TASK else [])
+    apply_progress(args)
     from models.engines import TransformersEngine
 
     model_dir = args.model
@@ -142,13 +160,16 @@ def main(argv: list[str] | None = None) -> dict:
     out("# Keyphrase extraction: generation's decoding or NER's?")
     out()
     out(f"{time.strftime('%Y-%m-%d %H:%M')}; {cpu_model()}; load average {load_average()}; "
-        f"`python -m benchmarks.keyphrase_decoding --per-task {args.per_task}`")
+        f"`shopbench bench keyphrase --per-task {args.per_task}"
+        f"{f' --model {model_dir}' if args.model is not None else ''}`")
     out()
     res = compare(engine, rows)
     render(out, rows, res, str(model_dir))
-    out.write(args.out)
+    write_report(out, NAME, LATEST, args.record)
     return res
 
 
 if __name__ == "__main__":
-    main()
+    from utilities.errors import run_command
+
+    run_command(main)

@@ -16,11 +16,16 @@ not a test: nothing fails when a goal is missed, the summary says so.
         another team (data/ecguide/validation.jsonl), each prompt's best of 3 passes.
                                                                 goal: mean <= 100 µs, p99 <= 2 ms
 
-    python -m benchmarks.run                 # all five (about 1.5 minutes on 2 cores)
-    python -m benchmarks.run --only a,d,e    # some of them
-    python -m benchmarks.run --quick         # fewer repetitions, 2,000 answers for (d): about 40 s
+    shopbench bench                          # all five (about 1.5 minutes on 2 cores)
+    shopbench bench --only a,d,e             # some of them
+    shopbench bench --quick                  # fewer repetitions, 2,000 answers for (d): about 40 s
+    shopbench bench --record                 # all five, and the figures kept in git updated
 
-What it prints is also written to benchmarks/latest.md (with the date and the machine).
+(``python -m benchmarks.run`` takes the same options.) What it prints, with the date and the machine,
+is written to a new run folder, ``runs/<time>-bench-speed/report.md``, and ``runs/latest-bench-speed``
+points at the newest; nothing tracked by git changes. ``--record`` also writes the tracked
+``benchmarks/latest.md`` (the figures the README quotes), and only for a full run: with ``--quick`` or
+``--only`` naming fewer than all five it is refused, before anything runs.
 """
 from __future__ import annotations
 
@@ -49,13 +54,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HOME", str(REPO / ".cache" / "hf"))
 
-from tqdm.auto import tqdm  # noqa: E402
-
-from benchmarks.common import Report, cpu_model, load_average  # noqa: E402
+from benchmarks.common import (Report, add_record_flag, apply_progress, check_record, cpu_model,  # noqa: E402
+                               load_average, stage, write_report)
+from utilities import progress  # noqa: E402
 from utilities.grader import DEV_FILE, MAX_BATCH_SIZE, grader_batches, is_multiple_choice  # noqa: E402
 
 BENCH_DIR = REPO / ".cache" / "bench"  # the tiny model is built in a temporary folder here
-LATEST = Path(__file__).resolve().parent / "latest.md"
+LATEST = Path(__file__).resolve().parent / "latest.md"  # tracked: written only with --record
+NAME = "speed"  # runs/<time>-bench-speed/, runs/latest-bench-speed
 BENCHMARKS = ("a", "b", "c", "d", "e")
 ECGUIDE_FILE = REPO / "data" / "ecguide" / "validation.jsonl"
 
@@ -232,7 +238,8 @@ def bench_a(b: Bench, out: Report) -> dict:
     t_warm = time.perf_counter()
     one_pass(False)  # warm-up: the TokenTable's id sets, the compiled chat template
     t_warm = time.perf_counter() - t_warm
-    for _ in tqdm(range(reps), desc="(a) pipeline", unit="pass", leave=False):
+    stage(f"(a) pipeline: {reps} passes over {n} questions")
+    for _ in progress.bar(range(reps), desc="(a) pipeline", unit="pass", leave=False):
         one_pass(True)
 
     per_q = [statistics.median(t) for t in totals]  # each question's median over the repetitions
@@ -378,7 +385,8 @@ def bench_b(b: Bench, out: Report) -> dict:
 
     results: dict[str, dict[str, list]] = {v: defaultdict(list) for v in variants}
     try:
-        bar = tqdm(total=(reps + 1) * len(variants), desc="(b) decoding", unit="run", leave=False)
+        stage(f"(b) decoding: {reps + 1} rounds of {len(variants)} variants")
+        bar = progress.bar(total=(reps + 1) * len(variants), desc="(b) decoding", unit="run", leave=False)
         for rep in range(reps + 1):  # the first round warms up
             for name, specs in variants.items():
                 engines.SpecLogitsProcessor.__call__ = (
@@ -552,7 +560,8 @@ def bench_c(b: Bench, out: Report) -> dict:
         f"(min-max beside it). The goal applies to batches of one task type, as the grader sends them.")
     out()
     rows_out, breakdown, results = [], [], {}
-    bar = tqdm(total=len(cases) * (reps + 1), desc="(c) batching", unit="round", leave=False)
+    stage(f"(c) batching: {len(cases)} cases x {reps + 1} rounds")
+    bar = progress.bar(total=len(cases) * (reps + 1), desc="(c) batching", unit="round", leave=False)
     with Instrument(model) as inst:
         for name, (what, chosen, is_mc) in cases.items():
             prompts = [r["input_field"] for r in chosen]
@@ -645,7 +654,8 @@ def bench_d(b: Bench, out: Report) -> dict:
     rng = random.Random(1)
     picks = rng.choices(range(len(rows)), k=n)
     sample, outputs = [], []
-    for i in tqdm(picks, desc="(d) answers", unit="row", leave=False):
+    stage(f"(d) answers: writing {n:,}")
+    for i in progress.bar(picks, desc="(d) answers", unit="row", leave=False):
         sample.append(rows[i])
         outputs.append(routes[i].task.tidy(raw_answer(rows[i], routes[i].info, rng), routes[i].info))
 
@@ -654,6 +664,7 @@ def bench_d(b: Bench, out: Report) -> dict:
         keep = [k for k, r in enumerate(sample) if r["metric"] != "multilingual-sent-transformer"]
         sample, outputs = [sample[k] for k in keep], [outputs[k] for k in keep]
 
+    stage(f"(d) scoring {len(sample):,} answers")
     t0 = time.perf_counter()
     metrics._load_sentence_model(metrics.minilm_folder())  # all-MiniLM-L6-v2, loaded once per process
     load_s = time.perf_counter() - t0
@@ -750,7 +761,8 @@ def bench_e(b: Bench, out: Report) -> dict:
     passes = 1 if b.quick else E_PASSES
     best = [float("inf")] * len(rows)
     pc = time.perf_counter_ns
-    for _ in tqdm(range(passes), desc="(e) passes", leave=False):
+    stage(f"(e) router: {passes} pass(es) over {len(rows):,} prompts")
+    for _ in progress.bar(range(passes), desc="(e) passes", leave=False):
         for i, row in enumerate(rows):
             t0 = pc()
             route(row["input_field"], row["is_multiple_choice"]).task_type
@@ -815,12 +827,18 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--only", default=",".join(BENCHMARKS),
                         help="comma-separated subset of a,b,c,d,e (default: all)")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions; 2,000 answers for (d)")
-    parser.add_argument("--out", type=Path, default=LATEST, help=f"Markdown copy of the output (default {LATEST})")
+    add_record_flag(parser, NAME, LATEST, "only for a full run: refused with --quick or with --only naming fewer "
+                                     "than all five")
+    progress.add_flag(parser)
     args = parser.parse_args(argv)
     only = [x.strip().lower() for x in args.only.split(",") if x.strip()]
     unknown = sorted(set(only) - set(BENCHMARKS))
     if unknown or not only:
         parser.error(f"--only takes a comma-separated subset of {','.join(BENCHMARKS)}; got {args.only!r}")
+    partial = (["--quick"] if args.quick else []) + (
+        [f"--only {','.join(k for k in BENCHMARKS if k in only)}"] if set(only) != set(BENCHMARKS) else [])
+    check_record(parser, args, LATEST, partial)
+    apply_progress(args)
 
     out = Report()
     started = time.perf_counter()
@@ -830,8 +848,8 @@ def main(argv: list[str] | None = None) -> dict:
     out(f"{datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}; "
         + "; ".join(f"{k}: {v}" for k, v in info.items()))
     out(f"load average at the start: {load_average()}")
-    out(f"`python -m benchmarks.run{' --quick' if args.quick else ''}"
-        f"{'' if only == list(BENCHMARKS) else ' --only ' + ','.join(only)}`")
+    out(f"`shopbench bench{' --quick' if args.quick else ''}"
+        f"{'' if set(only) == set(BENCHMARKS) else ' --only ' + ','.join(k for k in BENCHMARKS if k in only)}`")
     out()
     bench = Bench(args.quick)
     res: dict = {}
@@ -847,9 +865,11 @@ def main(argv: list[str] | None = None) -> dict:
         bench.close()
     summary_table(out, res)
     out(f"whole run: {time.perf_counter() - started:.0f} s; load average at the end: {load_average()}")
-    out.write(args.out)
+    write_report(out, NAME, LATEST, args.record)
     return res
 
 
 if __name__ == "__main__":
-    main()
+    from utilities.errors import run_command
+
+    run_command(main)

@@ -43,12 +43,18 @@ Two parts:
    reading the index, drawing seeds, the lookup pass, writing questions, the check (route + parse)
    and rendering. Rows built per dataset come from the full build's manifest.json.
 
-    python -m benchmarks.training_data                  # scale 1.0: generate (once), build, breakdown
-    python -m benchmarks.training_data --scale 0.05     # a quick run on 5 % inputs
-    python -m benchmarks.training_data --only-generate  # write the inputs only
-    python -m benchmarks.training_data --keep           # keep the built datasets (.cache/bench/built-<scale>/)
+    shopbench bench training-data                  # scale 1.0: generate (once), build, breakdown
+    shopbench bench training-data --scale 0.05     # a quick run on 5 % inputs
+    shopbench bench training-data --only-generate  # write the inputs only
+    shopbench bench training-data --keep           # keep the built datasets (.cache/bench/built-<scale>/)
+    shopbench bench training-data --record         # and update the figures kept in git
 
-The Markdown summary is printed and written to ``benchmarks/training_data_latest.md``.
+(``python -m benchmarks.training_data`` takes the same options.) The Markdown summary is printed and
+written to a new run folder, ``runs/<time>-bench-training-data/report.md``
+(``runs/latest-bench-training-data`` points at the newest); nothing tracked by git changes. The
+generated inputs (3.2 GB at scale 1) and the built datasets stay in ``.cache/bench/``. ``--record``
+also writes the tracked ``benchmarks/training_data_latest.md``, and only for a full run: it is refused
+with ``--scale`` below 1, ``--no-breakdown`` or ``--only-generate`` (which writes no report).
 Goals (issue #4, item 8): the full build in <= 10 minutes and <= 4 GB peak RSS on this machine.
 """
 from __future__ import annotations
@@ -67,21 +73,27 @@ import threading
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from tqdm.auto import tqdm
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.common import Report, cpu_model  # noqa: E402
+from benchmarks.common import (Report, add_record_flag, apply_progress, check_record, cpu_model, stage,  # noqa: E402
+                               write_report)
+from utilities import progress as progress_bars  # noqa: E402
 
-BENCH_DIR = REPO / ".cache" / "bench"
-LATEST = Path(__file__).resolve().parent / "training_data_latest.md"
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+BENCH_DIR = REPO / ".cache" / "bench"  # generated inputs and built datasets (large): kept here, not in runs/
+LATEST = Path(__file__).resolve().parent / "training_data_latest.md"  # tracked: written only with --record
+NAME = "training-data"  # runs/<time>-bench-training-data/, runs/latest-bench-training-data
 MARKER = "GENERATED.json"
 GENERATOR_VERSION = 4
 GOAL_MINUTES = 10.0
@@ -1387,7 +1399,10 @@ def generate(out_dir: Path | None = None, scale: float = 1.0, seed: int = 0, pro
     t0 = time.perf_counter()
     for name, fn, steps in GENERATORS:
         start = time.perf_counter()
-        with tqdm(total=steps, desc=f"generate {name}", unit="step", disable=not progress) as bar:
+        if progress:
+            stage(f"generate {name}: {steps} step(s)")
+        with progress_bars.bar(total=steps, desc=f"generate {name}", unit="step",
+                               disable=not (progress and progress_bars.enabled())) as bar:
             stats[name] = fn(out_dir / name, scale, seed, bar)
         stats[name]["seconds"] = round(time.perf_counter() - start, 1)
         stats[name]["bytes"] = _folder_size(out_dir / name)
@@ -1576,14 +1591,16 @@ def _timeline(samples: list[tuple[float, int]], points: int = 12) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict | None:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.training_data", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0, help="input size relative to the real sources (1.0)")
     parser.add_argument("--seed", type=int, default=0, help="generator seed (the build's seed stays 0)")
     parser.add_argument("--keep", action="store_true", help="keep the built datasets (.cache/bench/built-<scale>/)")
     parser.add_argument("--only-generate", action="store_true", help="write the inputs and stop")
     parser.add_argument("--no-breakdown", action="store_true", help="skip the per-source instrumented builds")
     parser.add_argument("--regenerate", action="store_true", help="write the inputs again even if cached")
+    add_record_flag(parser, NAME, LATEST, "only for a full run: refused with --scale below 1, --no-breakdown or "
+                                    "--only-generate")
+    progress_bars.add_flag(parser)
     parser.add_argument("--child-stages", type=Path, help=argparse.SUPPRESS)  # internal: the instrumented child
     args, rest = parser.parse_known_args(argv)
     if args.child_stages:
@@ -1591,6 +1608,13 @@ def main(argv: list[str] | None = None) -> dict | None:
         return None
     if rest:
         parser.error(f"unrecognised arguments: {' '.join(rest)}")
+    if not args.scale > 0:
+        parser.error(f"--scale must be above 0; got {args.scale:g}")
+    partial = ([f"--scale {args.scale:g} < 1"] if args.scale < 1 else []) + (
+        ["--no-breakdown"] if args.no_breakdown else []) + (
+        ["--only-generate: no report to record"] if args.only_generate else [])
+    check_record(parser, args, LATEST, partial)
+    apply_progress(args)
 
     report = Report()
     started = datetime.datetime.now(datetime.timezone.utc)
@@ -1644,7 +1668,8 @@ def main(argv: list[str] | None = None) -> dict | None:
     report()
     report(f"{started:%Y-%m-%d %H:%M} UTC; {_machine()}")
     report(f"load average at the start: {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}")
-    report(f"`python -m benchmarks.training_data --scale {args.scale:g}`")
+    report(f"`shopbench bench training-data --scale {args.scale:g}"
+           f"{f' --seed {args.seed}' if args.seed else ''}`")
     report()
     report("## Summary")
     report()
@@ -1752,7 +1777,7 @@ def main(argv: list[str] | None = None) -> dict | None:
         bad = ", ".join(f"{n} {r}" for r, n in stats["skipped"].items()) or "none"
         report(f"- {source}: {stats['rows']:,} rows read; malformed or unusable: {bad}")
     report()
-    LATEST.write_text("\n".join(report.lines).rstrip() + "\n", encoding="utf-8")
+    write_report(report, NAME, LATEST, args.record)
     if not args.keep:
         shutil.rmtree(built, ignore_errors=True)
     else:
@@ -1762,4 +1787,6 @@ def main(argv: list[str] | None = None) -> dict | None:
 
 
 if __name__ == "__main__":
-    main()
+    from utilities.errors import run_command
+
+    run_command(main)
