@@ -12,25 +12,48 @@ replies, shortened prompts, replies cut by the batch's deadline and questions th
 Each batch's answers are appended to ``records.jsonl`` in the run folder as soon as the batch ends,
 so an interrupted run (Ctrl-C, a kill) loses at most the batch in flight and ``--resume`` finishes it.
 
-Examples:
-    python local_evaluation.py                          # the 96 dev questions, default model
-    python local_evaluation.py --suite ecguide          # the EC-Guide validation suite
-    python local_evaluation.py --track 2 --limit 8      # Track 2 only, 8 questions
-    python local_evaluation.py --data MCQ_PRP.json      # an EC-Guide published file, as downloaded
-    python local_evaluation.py --resume runs/latest     # finish an interrupted run (same --track/--limit/data)
-    python local_evaluation.py --compare runs/a runs/b  # B - A per task and overall, paired, with 95 % intervals
-    python -m models.tiny runs/tiny-model && \
-    SHOPBENCH_MODEL=runs/tiny-model SHOPBENCH_ENGINE=transformers python local_evaluation.py --out runs/tiny-eval
-    python local_evaluation.py --multilingual-model ~/models/paraphrase-multilingual-MiniLM-L12-v2 --data my.json
+Examples: (``shopbench eval`` runs this file; ``make eval`` installs ``shopbench`` into .venv/bin)
+    shopbench eval                                # the 96 dev questions, default model
+    shopbench eval --suite ecguide                # the EC-Guide validation suite
+    shopbench eval --track 2 --limit 8            # Track 2 only, 8 questions (a subset: the report says so)
+    shopbench eval --data MCQ_PRP.json            # an EC-Guide published file, as downloaded
+    shopbench eval --data test.jsonl              # rows without truths: answered, not scored (answers.jsonl)
+    shopbench eval --resume runs/latest           # finish an interrupted run (same --track/--limit/data)
+    shopbench eval --compare runs/a runs/b        # B - A per task and overall, paired, with 95 % intervals
+    shopbench tiny-model runs/tiny-model && \
+    SHOPBENCH_MODEL=runs/tiny-model SHOPBENCH_ENGINE=transformers shopbench eval --out runs/tiny-eval
+    shopbench eval --multilingual-model ~/models/paraphrase-multilingual-MiniLM-L12-v2 --data my.json
 
 Data (``--data``): JSON Lines (or one JSON array) of ShopBench rows: input_field, is_multiple_choice,
 and, to score them, task_name, task_type, metric, track and output_field. A JSON array whose rows
-have no task_name is read as an EC-Guide published file (input_field, output_field, task_type,
-metric; the file's stem is the task name) and converted row by row by ``utilities.suites.from_ecguide``.
+have no task_name (and truths) is read as an EC-Guide published file (input_field, output_field,
+task_type, metric; the file's stem is the task name) and converted row by row by
+``utilities.suites.from_ecguide``.
 
-Run folder (``--out``, default runs/latest; a new run replaces these files of an earlier one, other
-files stay): run.json (what was asked: data, track, limit, batch size, model), records.jsonl (one
-line per answered question, appended per batch), report.json, report.md, scores.png.
+Answer only: a file none of whose rows has an output_field (a test file: input_field,
+is_multiple_choice, perhaps task_type) is answered without scores; ``--answer-only`` does the same
+for any data, truths or not. Each question is answered as its task_type (the router's type where the
+row has none), and the run writes answers.jsonl (one line per question: its line in the data file,
+key, task type and where it came from, answer) and a report without scores. A file where some rows
+have a truth and others not is refused, each row without one named (``file:line``).
+
+Run folders: without ``--out``, every run gets a new folder of its own (``utilities/runs.py``;
+SHOPBENCH_RUNS moves runs/), named by time, the model and engine that will answer, the suite (or the
+data file's stem), then -t<track>, -n<limit>, -pt<per task> and -answers where they apply:
+    runs/20250601-143000-smollm2-135m-instruct-transformers-dev-t2-n8/
+A second run never replaces the first one's report. Once the model has loaded, ``runs/latest`` (a
+relative link) points at the new folder, so ``--resume runs/latest`` finishes an interrupted run (in
+the folder the link names). ``--out DIR`` writes exactly DIR (what an earlier run left there is
+replaced) and leaves runs/latest alone; ``--resume`` does not move it either. The folder is printed
+at the start and at the end. It holds run.json (what was asked: data, track, limit, batch size,
+model), records.jsonl (one line per answered question, appended per batch), report.json, report.md
+and scores.png (answer only: answers.jsonl, report.json, report.md).
+
+Subsets: a run that answers part of its data (``--track``, ``--per-task``, ``--limit``) heads its
+report with one line, e.g. ``subset: 8 of the 96 questions (track 2 only, the first 8); not comparable
+with the leaderboard's full-track scores``, and report.json holds it as ``subset`` (null for all of
+it). The report shows only the tracks the selection has questions in; the all-around row (Track 5)
+only when --track is 5, labelled with the tracks it averages, over the selected questions.
 
 Nothing sinks a run:
 - The data is checked whole, in one streamed pass, before the model loads (``read_data``): every row's
@@ -52,10 +75,17 @@ Nothing sinks a run:
   ``--resume RUN`` re-scores the recorded answers without loading the model.
 - report.json, compare.json and run.json are strict JSON: NaN and infinities are written as null.
 
-Exit status: 0 a report was written (or a comparison); 2 refused before the model loads (arguments,
-data, a run folder that cannot be resumed, a metric that cannot be computed here); 130 interrupted
-(Ctrl-C; ``--resume`` continues). A model that fails while loading or answering stops the run with
-its traceback (status 1); the finished batches are in records.jsonl and ``--resume`` continues.
+Progress: a bar while answering on a terminal; elsewhere (a log, CI) one plain line per finished
+task type and every 10 % of the questions. ``--progress`` (or SHOPBENCH_PROGRESS=1) draws the bar
+anywhere, SHOPBENCH_PROGRESS=0 never.
+
+Exit status: 0 a report was written (or a comparison). 2 a mistake to fix, said in one line (a
+flag's after a one-line usage): refused before the model loads (arguments, data, a run folder that
+cannot be resumed, a metric that cannot be computed here), or a setting or setup error
+(``SetupError``) while the model loads, which says that nothing was answered (a new run folder is
+then removed; runs/latest is not moved). 130 interrupted (Ctrl-C; ``--resume`` continues). 1 a model
+that fails otherwise while loading or answering: its traceback; the finished batches are in
+records.jsonl and ``--resume`` continues.
 """
 from __future__ import annotations
 
@@ -75,8 +105,6 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 REPO = Path(__file__).resolve().parent
 sys.path.insert(0, str(REPO))
 
@@ -92,13 +120,17 @@ from utilities.tasks import TASK_TYPES  # noqa: E402
 from utilities import grader  # noqa: E402
 from utilities.grader import PER_SAMPLE_LIMIT_S  # noqa: E402
 from utilities.tracks import ALL_AROUND, TRACKS, get_track, track_of  # noqa: E402
+from utilities import progress  # noqa: E402
+from utilities.errors import SetupError, one_line, run_command  # noqa: E402
+from utilities.runs import LATEST, new_run_dir, point_latest  # noqa: E402
 
 DEFAULT_SUITE = "dev"
 DEFAULT_DATA = SUITES[DEFAULT_SUITE]
-DEFAULT_OUT = REPO / "runs" / "latest"
 RUN_FILE = "run.json"  # what a run was asked to do, checked by --resume
 RECORDS_FILE = "records.jsonl"  # one answered question per line, appended per batch
-REPORT_FILES = ("report.json", "report.md", "scores.png")
+ANSWERS_FILE = "answers.jsonl"  # answer-only runs: one line per question (its line, key, task type, answer)
+REPORT_FILES = ("report.json", "report.md", "scores.png", ANSWERS_FILE)
+NOT_COMPARABLE = "not comparable with the leaderboard's full-track scores"
 INTERRUPTED = 130  # exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it
 NOTE_FIELDS = ("shortened", "raw_empty", "fallback", "cut")  # booleans of ShopBenchModel.last_notes
 
@@ -108,7 +140,7 @@ class BatchTiming:
     task_type: str
     size: int
     seconds: float
-    tracks: list[int]  # the track number of each question in the batch
+    tracks: list[int | None]  # the track number of each question in the batch (None: an answer-only row without)
     questions: list[int]  # their indices in the report's records (the cost model refits on them)
 
     @property
@@ -154,6 +186,7 @@ class Problems:
 
     def __init__(self, path: Path):
         self.path, self.lines, self.count = path, [], 0
+        self.use = "scored"  # "answered" for data checked for answering only
 
     def add(self, where, message: str) -> None:
         self.count += 1
@@ -165,7 +198,7 @@ class Problems:
             raise DataError(self.lines[0])
         if self.count:
             more = self.count - len(self.lines)
-            raise DataError(f"{self.path}: {self.count} rows cannot be scored; nothing was answered. Fix them and run "
+            raise DataError(f"{self.path}: {self.count} rows cannot be {self.use}; nothing was answered. Fix them and run "
                             "again:\n" + "\n".join(self.lines) + (f"\n... and {more} more" if more else ""))
 
 
@@ -202,7 +235,8 @@ def check_row(row, text: str | None = None) -> tuple[dict, list[str]]:
     missing = [k for k in REQUIRED_FIELDS if k not in row]
     if missing:
         raise _RowProblem(f"no {', '.join(missing)}. Scoring needs {', '.join(REQUIRED_FIELDS)} "
-                          "(a test file with only input_field and is_multiple_choice can be answered, not scored)")
+                          "(a file whose rows have no output_field is answered without scores; so is any file "
+                          "with --answer-only)")
     if not isinstance(row["input_field"], str):
         raise _RowProblem(f"input_field must be the prompt (a string), got {type(row['input_field']).__name__}")
     if not isinstance(row["task_name"], str) or not row["task_name"].strip():
@@ -240,6 +274,67 @@ def check_row(row, text: str | None = None) -> tuple[dict, list[str]]:
     return checked, conversions
 
 
+ANSWER_FIELDS = ("input_field", "is_multiple_choice")  # what answering a question needs
+
+
+def check_answer_row(row, text: str | None = None) -> tuple[dict, list[str]]:
+    """(the row as answered, no conversions), or _RowProblem: what answering needs, without a truth.
+
+    input_field (a string) and is_multiple_choice (true or false); a task_type, task_name or track
+    the row has must be valid (task_type agreeing with is_multiple_choice, as the grader's batches
+    do). A row without task_type gets the router's type later (``route_missing_task_types``); the
+    checked row's task_name and track are "" where the row has none. Truths are not looked at."""
+    if not isinstance(row, dict):
+        raise _RowProblem(f"a row must be a JSON object, got {type(row).__name__}")
+    missing = [k for k in ANSWER_FIELDS if k not in row]
+    if missing:
+        raise _RowProblem(f"no {', '.join(missing)}. Answering needs input_field (the prompt) and "
+                          "is_multiple_choice (true or false)")
+    if not isinstance(row["input_field"], str):
+        raise _RowProblem(f"input_field must be the prompt (a string), got {type(row['input_field']).__name__}")
+    if not isinstance(row["is_multiple_choice"], bool):
+        raise _RowProblem(f"is_multiple_choice must be true or false, got {row['is_multiple_choice']!r}"[:200])
+    task_type = row.get("task_type")
+    if task_type is not None:
+        if not isinstance(task_type, str) or task_type not in TASK_TYPES:
+            raise _RowProblem(f"unknown task_type {task_type!r}; one of {', '.join(TASK_TYPES)}"[:300])
+        if grader.is_multiple_choice(task_type) != row["is_multiple_choice"]:
+            raise _RowProblem(f"task_type {task_type} with is_multiple_choice {str(row['is_multiple_choice']).lower()}: "
+                              "the grader flags exactly the multiple-choice questions")
+    task_name = row.get("task_name")
+    if task_name is not None and (not isinstance(task_name, str) or not task_name.strip()):
+        raise _RowProblem(f"task_name must be a non-empty string, got {task_name!r}"[:200])
+    track = row.get("track")
+    if track is not None:
+        if not isinstance(track, str):
+            raise _RowProblem(f"track must be a string, got {track!r}"[:200])
+        try:
+            track_of(track)
+        except KeyError as err:
+            raise _RowProblem(err.args[0]) from None
+    try:
+        valid = not (text is None or _SURROGATE_ESCAPE.search(text)) or _valid_unicode(row)
+    except RecursionError:
+        raise _RowProblem("nested too deeply") from None
+    if not valid:
+        raise _RowProblem("a string holds a lone surrogate (a \\ud800-\\udfff escape), which is not text")
+    checked = {sys.intern(k): v for k, v in row.items()}
+    checked["task_name"] = sys.intern(task_name or "")
+    checked["track"] = sys.intern(track or "")
+    checked["task_type"] = task_type
+    checked["task_type_from"] = "row" if task_type is not None else "router"
+    return checked, []
+
+
+def _check(row, text: str | None, answer_only: bool) -> tuple[dict, list[str]]:
+    return check_answer_row(row, text) if answer_only else check_row(row, text)
+
+
+def _has_truth(row) -> bool:
+    """Whether a row is meant to be scored: anything but a JSON object without output_field."""
+    return not isinstance(row, dict) or "output_field" in row
+
+
 @dataclass(frozen=True, slots=True)
 class Entry:
     """What the checking pass keeps of one usable row: where to find it, what selection needs, its key."""
@@ -273,6 +368,8 @@ class DataFile:
     conversions: dict[str, list[int]]  # conversion rule -> the lines it was applied on
     held: list[dict] | None = None  # JSON array: the checked rows (read whole); JSON Lines: None
     stamp: tuple[int, int] | None = None  # JSON Lines: (size, mtime_ns) when checked
+    answer_only: bool = False  # rows checked for answering only (no truths, or --answer-only): no scores
+    reason: str = ""  # why the run answers without scores ("" when it scores)
 
     @property
     def keys(self) -> list[str]:
@@ -293,7 +390,7 @@ class DataFile:
                 raw = f.readline()
                 try:
                     text = _line_text(raw, entry.offset == 0)
-                    row, _ = check_row(json.loads(text), text)
+                    row, _ = _check(json.loads(text), text, self.answer_only)
                 except (ValueError, UnicodeDecodeError) as err:
                     raise DataError(f"{self.path}:{entry.number}: changed after it was checked ({err}); run again") \
                         from None
@@ -327,7 +424,37 @@ def _starts_with_bracket(path: Path) -> bool:
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
-def _scan_lines(path: Path, problems: Problems, entries: list[Entry], conversions: dict) -> None:
+class _Truths:
+    """Which rows have a truth: checked as scored rows; rows without one (a JSON object without
+    output_field) are checked for answering only. With ``forced`` (--answer-only) every row is."""
+
+    def __init__(self, forced: bool):
+        self.forced, self.with_truth, self.without = forced, 0, []
+
+    def check(self, value, text: str | None, where) -> tuple[dict, list[str]]:
+        if self.forced:
+            return check_answer_row(value, text)
+        if _has_truth(value):
+            self.with_truth += isinstance(value, dict)
+            return check_row(value, text)
+        self.without.append(where)
+        return check_answer_row(value, text)
+
+    def mode(self, problems: Problems) -> tuple[bool, str]:
+        """(answer only, why): every row without a truth -> answer only; a mix -> a problem per row without."""
+        if self.forced:
+            return True, "--answer-only was given"
+        if self.without and self.with_truth:
+            for where in self.without:
+                problems.add(where, f"no output_field (the truth), while {self.with_truth} other row(s) have one: "
+                                    "give every row its truth, or pass --answer-only to answer every row without scores")
+            return False, ""
+        if self.without:
+            return True, "no row of the data has a truth (output_field)"
+        return False, ""
+
+
+def _scan_lines(path: Path, problems: Problems, entries: list[Entry], conversions: dict, truths: _Truths) -> None:
     """The checking pass over a JSON Lines file: streamed line by line; keeps an Entry per good row."""
     keys = _Keys()
     with open(path, "rb") as f:
@@ -346,7 +473,7 @@ def _scan_lines(path: Path, problems: Problems, entries: list[Entry], conversion
             if not text.strip():
                 continue
             try:
-                row, notes = check_row(json.loads(text), text)
+                row, notes = truths.check(json.loads(text), text, number)
             except json.JSONDecodeError as err:
                 problems.add(number, f"not a JSON object ({err.msg}, column {err.colno})")
                 continue
@@ -395,7 +522,8 @@ def _array_items(text: str, path: Path) -> list[tuple[int, object]]:
     return out
 
 
-def _read_array(path: Path, problems: Problems, entries: list[Entry], conversions: dict) -> list[dict]:
+def _read_array(path: Path, problems: Problems, entries: list[Entry], conversions: dict,
+                truths: _Truths) -> list[dict]:
     """One JSON array, read whole (EC-Guide's published files are such arrays): its checked rows."""
     raw = path.read_bytes()
     if raw[:2] in UTF16_BOMS:
@@ -422,7 +550,7 @@ def _read_array(path: Path, problems: Problems, entries: list[Entry], conversion
     for number, value in numbered:
         where = f"{line_of[number]}: row {number}"
         try:
-            row, notes = check_row(value, None if may_hold_surrogates else "")  # None: check every string
+            row, notes = truths.check(value, None if may_hold_surrogates else "", where)  # None: every string
         except _RowProblem as err:
             problems.add(where, str(err))
             continue
@@ -433,7 +561,7 @@ def _read_array(path: Path, problems: Problems, entries: list[Entry], conversion
     return held
 
 
-def read_data(path: Path) -> DataFile:
+def read_data(path: Path, answer_only: bool = False) -> DataFile:
     """Check every row of a data file in one pass, before any model loads; DataError lists the problems.
 
     JSON Lines are streamed (one line in memory at a time) and only an Entry per row is kept; the rows
@@ -441,25 +569,35 @@ def read_data(path: Path) -> DataFile:
     one line ``file:line: what is wrong`` (the first MAX_PROBLEMS_SHOWN are shown, all are counted): a
     line that is not UTF-8 (its first bad byte and column), not JSON, a row missing a field, of an
     unknown task type, metric or track, or whose truth its metric cannot score (``check_row``).
+
+    A file none of whose rows has an output_field, or any file with ``answer_only`` (--answer-only),
+    is checked for answering only (``check_answer_row``) and answered without scores; a file where
+    some rows have a truth and others not is refused, each row without one named.
     """
     path = Path(path)
     problems, entries, conversions = Problems(path), [], defaultdict(list)
+    truths = _Truths(answer_only)
     try:
         if _starts_with_bracket(path):
-            held = _read_array(path, problems, entries, conversions)
+            held = _read_array(path, problems, entries, conversions, truths)
             stamp = None
         else:
             held, stamp = None, _stamp(path)
-            _scan_lines(path, problems, entries, conversions)
+            _scan_lines(path, problems, entries, conversions, truths)
     except OSError as err:
         raise DataError(f"{path}: cannot be read ({err.strerror or err})") from None
+    only, reason = truths.mode(problems)
+    if only:
+        problems.use = "answered"
     problems.check()
-    return DataFile(path, entries, dict(conversions), held, stamp)
+    return DataFile(path, entries, dict(conversions), held, stamp, only, reason)
 
 
 def is_ecguide_file(is_array: bool, numbered: list[tuple[int, object]]) -> bool:
-    """EC-Guide's published files are one JSON list of objects none of which has a task_name."""
-    return is_array and bool(numbered) and all(isinstance(r, dict) and "task_name" not in r for _, r in numbered)
+    """EC-Guide's published files are one JSON list of objects none of which has a task_name, with truths
+    (a list of rows without any output_field is a file to answer, not EC-Guide's)."""
+    return (is_array and bool(numbered) and all(isinstance(r, dict) and "task_name" not in r for _, r in numbered)
+            and any("output_field" in r for _, r in numbered))
 
 
 def _from_ecguide(path: Path, numbered: list[tuple[int, object]]) -> list[tuple[int, object]]:
@@ -525,6 +663,17 @@ def multilingual_model_for(rows: list[dict], folder: Path | None):
         raise DataError(f"{len(needing)} selected questions ({tasks}) are scored with multilingual-sent-transformer. "
                         f"{err} Here: pass --multilingual-model FOLDER, or leave those questions out "
                         "(--track, --data).") from None
+
+
+def route_missing_task_types(rows: list[dict]) -> list[dict]:
+    """Answer-only rows without a task_type get the router's (``utilities.routing.route_task``: what
+    ShopBenchModel itself would answer them as); the grader batches by it."""
+    from utilities.routing import route_task
+
+    for row in rows:
+        if row.get("task_type") is None:
+            row["task_type"] = route_task(row["input_field"], row["is_multiple_choice"])
+    return rows
 
 
 def _task_and_track(row) -> tuple[str, str]:
@@ -616,7 +765,8 @@ def generate(model, rows: list[dict], batch_size: int | None = None, *, keys: li
     size = batch_size or model.get_batch_size()
     records: list[dict | None] = [done.get(k) for k in keys]
     batch_number = 1 + max((r["batch"] for r in done.values()), default=-1)
-    with tqdm(total=sum(r is None for r in records), desc="answering", unit="q") as bar:
+    lines = PlainProgress([row["task_type"] for row, r in zip(rows, records) if r is None])
+    with progress.bar(total=lines.total, desc="answering", unit="q") as bar:
         for b in grader.answer_questions(model, rows, size, skip=lambda i: records[i] is not None):
             chunk, task_type = b.indices, b.task_type
             notes = batch_notes(model, b.prompts, b.is_multiple_choice)
@@ -630,7 +780,34 @@ def generate(model, rows: list[dict], batch_size: int | None = None, *, keys: li
                 records[i] = record
             batch_number += 1
             bar.update(len(chunk))
+            lines.update(task_type, len(chunk))
     return records
+
+
+class PlainProgress:
+    """Off a terminal (no bar drawn: ``utilities.progress``), one plain line when a task type's questions
+    are all answered and at every further 10 % of the questions, so a log shows how far a run is."""
+
+    STEP = 0.10
+
+    def __init__(self, task_types: list[str]):
+        self.left = Counter(task_types)
+        self.total, self.done, self.next_step = len(task_types), 0, self.STEP
+        self.started = time.perf_counter()
+        self.quiet = progress.enabled()  # a bar is drawn: it says all this
+
+    def update(self, task_type: str, n: int) -> None:
+        self.done += n
+        self.left[task_type] -= n
+        finished = self.left[task_type] <= 0
+        share = self.done / max(1, self.total)
+        if self.quiet or not (finished or share >= self.next_step or self.done >= self.total):
+            return
+        while self.next_step <= share:
+            self.next_step += self.STEP
+        elapsed = time.perf_counter() - self.started
+        progress.say(f"answering: {self.done} of {self.total} questions ({100 * share:.0f} %), {elapsed:.0f} s"
+                     + (f"; {task_type} done" if finished else ""))
 
 
 def batch_timings(records: list[dict], rows: list[dict]) -> list[BatchTiming]:
@@ -643,8 +820,13 @@ def batch_timings(records: list[dict], rows: list[dict]) -> list[BatchTiming]:
         ix = by_batch[number]
         first = records[ix[0]]
         out.append(BatchTiming(first["batch_task_type"], len(ix), float(first["batch_s"]),
-                               [track_of(rows[i]["track"]).number for i in ix], ix))
+                               [_track_number(rows[i]) for i in ix], ix))
     return out
+
+
+def _track_number(row: dict) -> int | None:
+    """The row's track number; None for an answer-only row without a track."""
+    return track_of(row["track"]).number if row.get("track") else None
 
 
 # ---- the run folder: start, resume ---------------------------------------------------------------
@@ -682,6 +864,43 @@ def _write_json(path: Path, value) -> None:
 
 def selection_digest(keys: list[str]) -> str:
     return hashlib.sha256("\n".join(keys).encode()).hexdigest()
+
+
+def model_label() -> list[str]:
+    """[model, engine]: short names of what will answer, known before the model loads (for the run
+    folder's name): the folder name of SHOPBENCH_MODEL if set, else the default the engine would pick
+    (the configured checkpoint where CUDA is present, SmolLM2-135M-Instruct elsewhere), and
+    SHOPBENCH_ENGINE if set, else vllm with CUDA and transformers without (``models.engines.load_engine``)."""
+    from models import engines, settings
+
+    folder = os.environ.get(settings.CHECKPOINT_ENV, "").strip()
+    engine = os.environ.get(settings.ENGINE_ENV, "").strip().lower()
+    try:
+        cuda = False if folder and engine else engines.cuda_available()
+    except Exception:  # noqa: BLE001 - a name for a folder; loading will say what is wrong
+        cuda = False
+    if folder:
+        name = Path(folder).expanduser().resolve().name
+    elif cuda:
+        name = settings.configured_checkpoint().name
+    else:
+        from models.default_model import FOLDER_NAME as name
+    return [name or "model", engine or ("vllm" if cuda else "transformers")]
+
+
+def run_labels(args, suite: str | None, data: Path, answer_only: bool) -> list[str]:
+    """The labels of a new run folder's name: model, engine, suite (or the data file's stem), then
+    t<track> when not 5, n<limit>, pt<per task> and "answers" (answer-only) where they apply."""
+    labels = model_label() + [suite or Path(data).stem]
+    if args.track != ALL_AROUND:
+        labels.append(f"t{args.track}")
+    if args.limit:
+        labels.append(f"n{args.limit}")
+    if args.per_task:
+        labels.append(f"pt{args.per_task}")
+    if answer_only:
+        labels.append("answers")
+    return labels
 
 
 def start_run(out: Path, spec: dict) -> None:
@@ -740,6 +959,10 @@ def resume_run(out: Path, spec: dict, keys: list[str]) -> tuple[dict, dict[str, 
               if recorded.get(k) != spec[k]]
     if differ:
         raise RunError(f"--resume {out}: give the same data, suite, track, limit and per-task as the run: " + "; ".join(differ))
+    if bool(recorded.get("answer_only")) != spec["answer_only"]:
+        was = "answered without scores" if recorded.get("answer_only") else "scored"
+        raise RunError(f"--resume {out}: the run was {was}; " + (
+            "give --answer-only again" if recorded.get("answer_only") else "drop --answer-only"))
     if recorded.get("selection_sha256") != spec["selection_sha256"]:
         raise RunError(f"--resume {out}: the questions of {spec['data']} changed since the run began "
                        f"({recorded.get('questions')} then, {spec['questions']} now); start it again")
@@ -761,8 +984,14 @@ def resume_run(out: Path, spec: dict, keys: list[str]) -> tuple[dict, dict[str, 
     return recorded, done
 
 
+def _command(args) -> list[str]:
+    """How this evaluation was started: ``shopbench eval`` or ``python local_evaluation.py``."""
+    prog = getattr(args, "prog", "") or ""
+    return ["shopbench", "eval"] if prog.startswith("shopbench") else ["python", "local_evaluation.py"]
+
+
 def resume_command(args, out: Path) -> str:
-    parts = ["python", "local_evaluation.py", "--resume", str(out)]
+    parts = _command(args) + ["--resume", str(out)]
     if args.data is not None:
         parts += ["--data", str(args.data)]
     elif args.suite not in (None, DEFAULT_SUITE):
@@ -773,6 +1002,8 @@ def resume_command(args, out: Path) -> str:
         parts += ["--limit", str(args.limit)]
     if args.per_task:
         parts += ["--per-task", str(args.per_task)]
+    if getattr(args, "answer_only", False):
+        parts += ["--answer-only"]
     if args.multilingual_model is not None:
         parts += ["--multilingual-model", str(args.multilingual_model)]
     return shlex.join(parts)
@@ -914,7 +1145,8 @@ def timing_summary(rows: list[dict], timings: list[BatchTiming]) -> dict:
     per_track = defaultdict(float)
     for t in timings:  # a batch holds one task type, possibly from several tracks: share its time
         for number in t.tracks:
-            per_track[number] += t.seconds / t.size
+            if number is not None:
+                per_track[number] += t.seconds / t.size
     per_track[ALL_AROUND] = total
     return {
         "total_s": total,
@@ -967,9 +1199,22 @@ def render_choices(shares: dict) -> list[str]:
     return lines
 
 
-def render_tables(result: dict, timing: dict) -> str:
-    lines = ["| task | type | metric | n | score | 95 % CI | fallbacks | empty raw | shortened | cut | misrouted |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+def track_label(number: int, tracks) -> str:
+    """A track's row label; the all-around row says which tracks it averages and that it is computed over
+    the selected questions (not the leaderboard's Track 5 questions)."""
+    label = f"{number} {TRACKS[number].name}"
+    if number == ALL_AROUND:
+        covered = ", ".join(str(n) for n in sorted(tracks) if n != ALL_AROUND) or "none"
+        label += f" (mean of tracks {covered}, over the selected questions)"
+    return label
+
+
+def render_tables(result: dict, timing: dict, subset: str | None = None) -> str:
+    """report.md's tables: tasks, the tracks in ``result["tracks"]`` (only those the selection covers),
+    totals; ``subset`` (a one-line description) heads them when the run answered part of its data."""
+    lines = [f"{subset}", ""] if subset else []
+    lines += ["| task | type | metric | n | score | 95 % CI | fallbacks | empty raw | shortened | cut | misrouted |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name in sorted(result["tasks"], key=natural_key):
         t = result["tasks"][name]
         value = "failed" if t["score"] is None else f"{t['score']:.4f}"
@@ -981,7 +1226,7 @@ def render_tables(result: dict, timing: dict) -> str:
     for number, value in result["tracks"].items():
         track = TRACKS[number]
         lines.append(
-            f"| {number} {track.name} | {_percent(value, 1)} | {_ci(tracks_ci.get(number), 100, 1)} | "
+            f"| {track_label(number, result['tracks'])} | {_percent(value, 1)} | {_ci(tracks_ci.get(number), 100, 1)} | "
             f"{track.leaderboard} | "
             f"{timing['per_track_s'].get(number, 0.0):.1f} | {track.time_limit_s} |"
         )
@@ -1021,14 +1266,15 @@ def render_tables(result: dict, timing: dict) -> str:
 
 
 def write_chart(tracks: dict[int, float], path: Path, title: str,
-                intervals: dict[int, list[float]] | None = None) -> Path:
-    """Per-track scores (with their 95 % intervals as error bars) beside the 1st-place leaderboard, as a PNG."""
+                intervals: dict[int, list[float]] | None = None, numbers: list[int] | None = None) -> Path:
+    """Per-track scores (with their 95 % intervals as error bars) beside the 1st-place leaderboard, as a PNG;
+    ``numbers``: the tracks drawn (default all five)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    numbers = sorted(TRACKS)
+    numbers = sorted(numbers) if numbers else sorted(TRACKS)
     ours = [float("nan") if tracks.get(n) is None else 100 * tracks[n] for n in numbers]
     first = [TRACKS[n].leaderboard for n in numbers]
     intervals = {n: v for n, v in (intervals or {}).items() if v is not None}
@@ -1044,6 +1290,8 @@ def write_chart(tracks: dict[int, float], path: Path, title: str,
             ax.annotate(f"{value:.1f}", (bar.get_x() + bar.get_width() / 2, value + top), xytext=(0, 2),
                         textcoords="offset points", ha="center", va="bottom", fontsize=8)
     ax.set_xticks(list(x), [f"Track {n}\n" + textwrap.fill(TRACKS[n].name, 16) for n in numbers], fontsize=7)
+    pad = (max(len(numbers), 4) - len(numbers)) / 2  # one or two tracks keep bars of the usual width, centred
+    ax.set_xlim(-0.7 - pad, len(numbers) - 0.3 + pad)
     ax.set_ylabel("score (x100)")
     ax.set_ylim(0, 100)
     ax.set_title(title, fontsize=9)
@@ -1062,9 +1310,12 @@ def _run_records(run: Path) -> tuple[Path, list[dict]]:
         hint = " (interrupted? finish it with --resume)" if (run / RECORDS_FILE).is_file() else ""
         raise RunError(f"{run}: no report.json{hint}")
     try:
-        records = json.loads(path.read_text(encoding="utf-8"))["records"]
+        report = json.loads(path.read_text(encoding="utf-8"))
+        records = report["records"]
     except (ValueError, KeyError, TypeError, OSError) as err:  # JSONDecodeError, UnicodeDecodeError: ValueErrors
         raise RunError(f"{path}: not a report of local_evaluation.py ({err})") from None
+    if report.get("answer_only"):
+        raise RunError(f"{path}: an answer-only run has no scores to compare ({report.get('reason') or 'no truths'})")
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise RunError(f"{path}: not a report of local_evaluation.py (its records are not a list of objects)")
     unscored = sum(r.get("score") is None for r in records)
@@ -1109,51 +1360,85 @@ def compare_runs(run_a: Path, run_b: Path, out: Path | None) -> dict:
 
 # ---- command line --------------------------------------------------------------------------------
 
+class Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line, ``<prog>: error: --limit: ...`` (exit 2), after a one-line
+    usage that points at ``--help`` (argparse's own usage takes six lines before the error)."""
+
+    def error(self, message: str):
+        message = re.sub(r"^argument ([^:]+): ", r"\1: ", message)
+        self.exit(2, f"usage: {self.prog} [options] (--help lists them)\n{self.prog}: error: {message}\n")
+
+
+def _whole_number(text: str, want: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (give {want})") from None
+
+
 def _at_least_one(text: str) -> int:
-    value = int(text)
+    value = _whole_number(text, "N >= 1")
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value} (give N >= 1)")
     return value
 
 
 def _grader_batch_size(text: str) -> int:
-    value = int(text)
+    want = f"1 to {grader.MAX_BATCH_SIZE}, as the grader's batches hold"
+    value = _whole_number(text, want)
     if not 1 <= value <= grader.MAX_BATCH_SIZE:
         raise argparse.ArgumentTypeError(f"the grader's batches hold 1 to {grader.MAX_BATCH_SIZE} questions, got {value}")
     return value
 
 
+def _track(text: str) -> int:
+    want = "1-4, or 5 for all"
+    value = _whole_number(text, want)
+    if value not in TRACKS:
+        raise argparse.ArgumentTypeError(f"there is no track {value} (give {want})")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--suite", choices=sorted(SUITES), default=None,
                         help=f"a named question set (default: {DEFAULT_SUITE}, the 96 dev questions)")
     source.add_argument("--data", type=Path, default=None,
-                        help="a data file: JSON Lines / JSON array of ShopBench rows, or an EC-Guide published file")
-    parser.add_argument("--track", type=int, default=ALL_AROUND, choices=sorted(TRACKS), help="1-4, or 5 for all (default)")
-    parser.add_argument("--limit", type=_at_least_one, default=None, help="answer only the first N selected questions")
+                        help="a data file: JSON Lines / JSON array of ShopBench rows, or an EC-Guide published file; "
+                             "rows without output_field are answered without scores")
+    parser.add_argument("--track", type=_track, default=ALL_AROUND, metavar="{1,2,3,4,5}",
+                        help="1-4, or 5 for all (default)")
+    parser.add_argument("--limit", type=_at_least_one, default=None, metavar="N",
+                        help="answer only the first N selected questions")
     parser.add_argument("--per-task", type=_at_least_one, default=None, metavar="N",
                         help="answer only the first N questions of each task (a stratified sample of a large suite)")
-    parser.add_argument("--batch-size", type=_grader_batch_size, default=None,
+    parser.add_argument("--batch-size", type=_grader_batch_size, default=None, metavar="N",
                         help="override the model's get_batch_size() (1-16, as the grader allows)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="run folder (default runs/latest; replaced by a new run). With --compare: where "
-                             "compare.json/.md go (default: RUN_B's folder)")
+    parser.add_argument("--answer-only", action="store_true",
+                        help="answer the questions without scoring them, even where the data has truths: "
+                             "answers.jsonl and a report without scores")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="run folder (default: a new runs/<time>-<model>-<engine>-<suite>/, which runs/latest "
+                             "then points at; --out DIR is replaced by a new run and leaves runs/latest alone). "
+                             "With --compare: where compare.json/.md go (default: RUN_B's folder)")
     parser.add_argument("--resume", type=Path, default=None, metavar="RUN",
-                        help="finish the interrupted run in folder RUN without answering its recorded questions "
-                             "again (give the same data/suite, --track, --limit and --per-task)")
+                        help="finish the interrupted run in folder RUN (e.g. runs/latest) without answering its "
+                             "recorded questions again (give the same data/suite, --track, --limit and --per-task)")
     parser.add_argument("--compare", type=Path, nargs=2, default=None, metavar=("RUN_A", "RUN_B"),
                         help="paired differences B - A per task, track and overall, with 95 %% intervals, from two "
                              "finished runs (folders or report.json files); answers nothing")
     parser.add_argument("--multilingual-model", type=Path, default=None,
                         help="local folder of paraphrase-multilingual-MiniLM-L12-v2 (for that metric)")
+    progress.add_flag(parser)
     return parser
 
 
 def answer_questions(parser, args, out: Path, spec: dict, rows: list[dict], keys: list[str],
-                     done: dict[str, dict], batch_size: int | None) -> tuple[list[dict], float]:
+                     done: dict[str, dict], batch_size: int | None, loaded=None) -> tuple[list[dict], float]:
     """(one record per row, model load seconds): load the model, unless every question is recorded
-    already, and answer what is not, appending each batch to the run's records.jsonl."""
+    already, and answer what is not, appending each batch to the run's records.jsonl. ``loaded()`` is
+    called once the model has loaded, before the first batch."""
     if len(done) == len(rows):  # a finished run being re-scored needs no model
         return [done[k] for k in keys], 0.0
     from models.user_config import UserModel
@@ -1171,6 +1456,8 @@ def answer_questions(parser, args, out: Path, spec: dict, rows: list[dict], keys
                      "SHOPBENCH_MODEL / SHOPBENCH_ENGINE as for the run")
     spec |= identity | {"batch_size": batch_size}
     _write_json(out / RUN_FILE, spec)
+    if loaded is not None:
+        loaded()
     recorder = Recorder(out / RECORDS_FILE)
     try:
         return generate(model, rows, batch_size, keys=keys, done=done, recorder=recorder), load_s
@@ -1190,23 +1477,83 @@ def _interrupted(args, out: Path, rows: list[dict]) -> None:
     raise SystemExit(INTERRUPTED) from None
 
 
+def _stopped(args, out: Path, rows: list[dict], done: dict, err: SetupError, fresh: bool) -> None:
+    """A SetupError while loading the model (or answering: a setting read per batch) as one line that
+    says what was answered. With ``fresh`` (a new run folder that runs/latest does not name yet: it is
+    moved once the model has loaded) a folder that holds no answer is removed; --out and --resume
+    folders stay as they are."""
+    try:
+        kept, _ = read_records(out / RECORDS_FILE) if (out / RECORDS_FILE).is_file() else ([], [])
+    except RunError:
+        kept = []
+    if len(kept) > len(done):
+        raise SetupError(f"{one_line(err)} ({len(kept)} of {len(rows)} questions are recorded in {out}; after the "
+                         f"fix, continue with: {resume_command(args, out)})") from None
+    if fresh:
+        for name in (RUN_FILE, RECORDS_FILE):
+            (out / name).unlink(missing_ok=True)
+        try:
+            out.rmdir()
+        except OSError:
+            pass
+        raise SetupError(f"{one_line(err)} (nothing was answered; the new run folder {out} is removed)") from None
+    before = f"; {len(done)} of {len(rows)} questions were recorded before, continue after the fix with: " \
+             f"{resume_command(args, out)}" if done else ""
+    raise SetupError(f"{one_line(err)} (nothing was answered{before})") from None
+
+
+def describe_subset(args, entries: list, picked: list[int], answer_only: bool = False) -> dict | None:
+    """report.json's ``subset``: which part of the data the run answered (None: all of it), with a
+    one-line ``note`` for the report's head. Each of --track, --per-task and --limit is named only
+    where it left questions out."""
+    if len(picked) >= len(entries):
+        return None
+    parts = []
+    in_track = select_indices(entries, args.track, None)
+    if args.track != ALL_AROUND:
+        parts.append(f"track {args.track} only")
+    in_tasks = select_indices(entries, args.track, None, args.per_task) if args.per_task else in_track
+    if args.per_task and len(in_tasks) < len(in_track):
+        parts.append(f"the first {args.per_task} of each task")
+    if args.limit and len(picked) < len(in_tasks):
+        parts.append(f"the first {args.limit}")
+    note = f"subset: {len(picked)} of the {len(entries)} questions ({', '.join(parts)})"
+    if not answer_only:
+        note += f"; {NOT_COMPARABLE}"
+    return {"questions": len(picked), "of": len(entries), "track": None if args.track == ALL_AROUND else args.track,
+            "per_task": args.per_task, "limit": args.limit, "note": note}
+
+
+def shown_tracks(tracks: dict, track: int) -> list[int]:
+    """The tracks a report shows: those with questions in the selection; the all-around row only when
+    the selection is the all-around suite (--track 5), where it is the mean over the selected questions."""
+    return [n for n in tracks if n != ALL_AROUND or track == ALL_AROUND]
+
+
 def finish_run(args, out: Path, spec: dict, rows: list[dict], answered: list[dict], done: dict, load_s: float,
-               multilingual, conversions: dict[str, int]) -> dict:
+               multilingual, conversions: dict[str, int], subset: dict | None = None) -> dict:
     """Score the answers and write report.json, report.md and scores.png. A task whose scoring fails is
-    named in the report (``score``), never a reason to lose the others."""
+    named in the report (``score``), never a reason to lose the others. The report shows the tracks
+    the selection covers (``shown_tracks``) and, for a subset, says so (``describe_subset``)."""
     result = score(rows, [a["answer"] for a in answered], multilingual_model=multilingual)
     add_counts(result, answered)  # first: it gives the records their keys, which order the bootstrap's rows
     add_intervals(result)
+    shown = shown_tracks(result["tracks"], args.track)
+    result["tracks"] = {n: result["tracks"][n] for n in shown}
+    result["tracks_ci95"] = {n: result["tracks_ci95"].get(n) for n in shown}
     timing = timing_summary(rows, batch_timings(answered, rows)) | {"model_load_s": load_s}
-    tables = render_tables(result, timing)
+    timing["per_track_s"] = {n: v for n, v in timing["per_track_s"].items() if n in shown}
+    tables = render_tables(result, timing, subset and subset["note"])
     print(tables)
     errors = {name: t["error"] for name, t in result["tasks"].items() if t.get("error")}
     report = {
         "data": spec["data"], "suite": spec["suite"], "track": args.track, "limit": args.limit,
-        "per_task": args.per_task, "questions": len(rows),
+        "per_task": args.per_task, "questions": len(rows), "subset": subset,
         "engine": spec.get("engine", ""), "model_dir": spec.get("model_dir", ""),
         "overall": result["overall"], "overall_ci95": result["overall_ci95"],
-        "tracks": result["tracks"], "tracks_ci95": result["tracks_ci95"], "tasks": result["tasks"],
+        "tracks": result["tracks"], "tracks_ci95": result["tracks_ci95"],
+        "all_around": track_label(ALL_AROUND, result["tracks"]) if ALL_AROUND in shown else None,
+        "tasks": result["tasks"],
         "scoring_errors": errors, "truth_conversions": conversions,
         "bootstrap": result["bootstrap"], "choices": choice_shares(result["records"]),
         "run": {"folder": str(out), "resumed": args.resume is not None,
@@ -1215,9 +1562,9 @@ def finish_run(args, out: Path, spec: dict, rows: list[dict], answered: list[dic
     }
     _write_json(out / "report.json", report)
     try:
-        chart = write_chart(result["tracks"], out / "scores.png",
-                            f"{report['engine']} on {Path(report['model_dir']).name}: {len(rows)} questions",
-                            result["tracks_ci95"])
+        title = f"{report['engine']} on {Path(report['model_dir']).name}: {len(rows)} questions"
+        chart = write_chart(result["tracks"], out / "scores.png", title + (" (a subset)" if subset else ""),
+                            result["tracks_ci95"], numbers=shown)
         image = f"\n\n![per-track scores]({chart.name})"
     except Exception as err:  # noqa: BLE001 - the chart is a picture of report.json, which is written
         log.error("the chart could not be drawn (%s)", _failure(err))
@@ -1227,6 +1574,70 @@ def finish_run(args, out: Path, spec: dict, rows: list[dict], answered: list[dic
     if errors:
         print(f"scoring failed for {len(errors)} task(s) ({', '.join(errors)}); the answers are kept. After a fix, "
               f"re-score them without the model:\n  {resume_command(args, out)}", file=sys.stderr)
+    return report
+
+
+def answers_by_type(rows: list[dict], answered: list[dict]) -> dict[str, dict]:
+    """Per task type of an answer-only run: questions, where the type came from, and the model's counts."""
+    out: dict[str, dict] = {}
+    for row, a in zip(rows, answered):
+        t = out.setdefault(row["task_type"], {"questions": 0, "from_row": 0, "from_router": 0,
+                                              **{f: 0 for f in NOTE_FIELDS}})
+        t["questions"] += 1
+        t["from_router" if row.get("task_type_from") == "router" else "from_row"] += 1
+        for field in NOTE_FIELDS:
+            value = a["notes"].get(field)
+            t[field] = None if value is None or t[field] is None else t[field] + bool(value)
+    return dict(sorted(out.items()))
+
+
+def render_answers(reason: str, by_type: dict, timing: dict, subset: dict | None) -> str:
+    total = sum(t["questions"] for t in by_type.values())
+    lines = [f"answer only, no scores: {reason}; {total} questions answered"]
+    if subset:
+        lines.append(subset["note"])
+    lines += ["", "| task type | n | type from | fallbacks | empty raw | shortened | cut |", "|---|---|---|---|---|---|---|"]
+    for name, t in by_type.items():
+        origin = ", ".join(f"{where} {t['from_' + where]}" for where in ("row", "router") if t["from_" + where])
+        lines.append(f"| {name} | {t['questions']} | {origin} | {_count(t['fallback'])} | {_count(t['raw_empty'])} | "
+                     f"{_count(t['shortened'])} | {_count(t['cut'])} |")
+    lines += ["", f"time: {timing['total_s']:.1f} s, {timing['per_question_s']:.2f} s per question; "
+                  f"{timing['batches_over_limit']} of {len(timing['batches'])} batches over the "
+                  f"{PER_SAMPLE_LIMIT_S} s-per-question limit",
+              f"answers: {ANSWERS_FILE}, one line per question (its line in the data file, key, task type, answer)"]
+    return "\n".join(lines)
+
+
+def finish_answers(args, out: Path, spec: dict, rows: list[dict], answered: list[dict], done: dict, load_s: float,
+                   lines: list[int], subset: dict | None = None) -> dict:
+    """An answer-only run's end: answers.jsonl (one line per question), report.json and a report.md that
+    says there are no scores and why."""
+    reason = spec.get("answer_only_reason") or "no truths"
+    answers = []
+    for i, (row, a) in enumerate(zip(rows, answered)):
+        entry = {"line": lines[i], "index": i, "key": a["key"]}
+        if row.get("task_name"):
+            entry["task_name"] = row["task_name"]
+        answers.append(entry | {"task_type": row["task_type"], "task_type_from": row.get("task_type_from", "row"),
+                                "answer": a["answer"]})
+    _write_text(out / ANSWERS_FILE, "".join(strict_json(e) + "\n" for e in answers))
+    by_type = answers_by_type(rows, answered)
+    timing = timing_summary(rows, batch_timings(answered, rows)) | {"model_load_s": load_s}
+    text = render_answers(reason, by_type, timing, subset)
+    print(text)
+    report = {
+        "answer_only": True, "reason": reason,
+        "data": spec["data"], "suite": spec["suite"], "track": args.track, "limit": args.limit,
+        "per_task": args.per_task, "questions": len(rows), "subset": subset,
+        "engine": spec.get("engine", ""), "model_dir": spec.get("model_dir", ""),
+        "overall": None, "tracks": {}, "tasks": {}, "task_types": by_type, "answers": ANSWERS_FILE,
+        "run": {"folder": str(out), "resumed": args.resume is not None,
+                "answered_before_resume": len(done), "answered_now": len(rows) - len(done)},
+        "timing": timing, "records": answers,
+    }
+    _write_json(out / "report.json", report)
+    _write_text(out / "report.md", f"# ShopBench local evaluation: answers, no scores\n\n{text}\n")
+    print(f"answers: {out / ANSWERS_FILE}; report: {out / 'report.json'}, {out / 'report.md'}")
     return report
 
 
@@ -1247,8 +1658,12 @@ def report_without_scores(args, out: Path, spec: dict, rows: list[dict], answere
 
 
 def main(argv: list[str] | None = None) -> dict:
+    """One evaluation (or --compare); returns its report. A mistake the user can fix raises SetupError
+    (one line, exit 2, under ``run_command`` or ``shopbench eval``) or exits 2 through the parser."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.prog = parser.prog
+    progress.apply_flag(args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
     if args.compare is not None:
@@ -1260,24 +1675,38 @@ def main(argv: list[str] | None = None) -> dict:
             parser.error(str(err))
     if args.resume is not None and args.out is not None and args.out.resolve() != args.resume.resolve():
         parser.error(f"--resume {args.resume} continues in that folder; drop --out {args.out}")
-    out = args.resume if args.resume is not None else (args.out or DEFAULT_OUT)
+    if args.resume is None and args.out is not None and args.out.name == LATEST and args.out.is_symlink():
+        parser.error(f"--out {args.out} is the link to the newest run, whose report a new run would replace; "
+                     "drop --out (every run gets a folder of its own) or give another folder")
     suite = None if args.data is not None else (args.suite or DEFAULT_SUITE)
     data = args.data if args.data is not None else SUITES[suite]
 
     try:  # everything about the data is checked here, before the model loads: exit 2, nothing answered
-        data_file = read_data(data)
+        data_file = read_data(data, answer_only=args.answer_only)
+        answer_only = data_file.answer_only
         conversions = warn_conversions(data_file)
         picked = select_indices(data_file.entries, args.track, args.limit, args.per_task)
         if not picked:
-            parser.error(f"no questions selected from {data} for track {args.track}")
+            untracked = answer_only and not any(e.track for e in data_file.entries)
+            parser.error(f"no questions selected from {data} for track {args.track}"
+                         + (" (its rows have no track: drop --track)" if untracked else ""))
         rows, keys = data_file.rows(picked), [data_file.entries[i].key for i in picked]
-        check_scorers(rows)
-        multilingual = multilingual_model_for(rows, args.multilingual_model)
+        lines = [data_file.entries[i].number for i in picked]
+        if answer_only:
+            route_missing_task_types(rows)
+            multilingual = None
+        else:
+            check_scorers(rows)
+            multilingual = multilingual_model_for(rows, args.multilingual_model)
     except DataError as err:
         refuse_data(parser, err)
+    subset = describe_subset(args, data_file.entries, picked, answer_only)
     spec = {"data": str(Path(data).resolve()), "suite": suite, "track": args.track, "limit": args.limit,
-            "per_task": args.per_task, "questions": len(rows), "selection_sha256": selection_digest(keys)}
+            "per_task": args.per_task, "questions": len(rows), "selection_sha256": selection_digest(keys),
+            "answer_only": answer_only, "answer_only_reason": data_file.reason, "available": len(data_file.entries)}
+    fresh = False
     if args.resume is not None:
+        out = args.resume.resolve() if args.resume.is_symlink() else args.resume  # runs/latest: the run itself
         try:
             recorded, done = resume_run(out, spec, keys)
         except RunError as err:
@@ -1288,21 +1717,39 @@ def main(argv: list[str] | None = None) -> dict:
         spec = recorded | spec
         batch_size = args.batch_size or recorded.get("batch_size")
     else:
+        out = args.out
+        if out is None:  # a folder of its own: no earlier run is replaced
+            out, fresh = new_run_dir(*run_labels(args, suite, data, answer_only)), True
         start_run(out, spec)
         done, batch_size = {}, args.batch_size
+    print(f"run folder: {out}")
+    if answer_only:
+        print(f"answer only, no scores: {data_file.reason}; {len(rows)} questions are answered")
+    latest = []
+
+    def loaded():  # the run is under way: runs/latest points at it, so `--resume runs/latest` finds it
+        if fresh:
+            latest.append(point_latest(out))
 
     try:
-        answered, load_s = answer_questions(parser, args, out, spec, rows, keys, done, batch_size)
+        answered, load_s = answer_questions(parser, args, out, spec, rows, keys, done, batch_size, loaded)
     except KeyboardInterrupt:
         _interrupted(args, out, rows)
+    except SetupError as err:
+        _stopped(args, out, rows, done, err, fresh and not latest)
     # Every answer is in records.jsonl now. From here on the run ends with a report and exit status 0.
     try:
-        return finish_run(args, out, spec, rows, answered, done, load_s, multilingual, conversions)
+        if answer_only:
+            report = finish_answers(args, out, spec, rows, answered, done, load_s, lines, subset)
+        else:
+            report = finish_run(args, out, spec, rows, answered, done, load_s, multilingual, conversions, subset)
     except KeyboardInterrupt:
         _interrupted(args, out, rows)
     except Exception as err:  # noqa: BLE001 - after answering, nothing may lose the answers
-        return report_without_scores(args, out, spec, rows, answered, err)
+        report = report_without_scores(args, out, spec, rows, answered, err)
+    print(f"run folder: {out}" + (f" ({latest[0]} points here)" if latest else ""))
+    return report
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main, prog="local_evaluation.py")

@@ -130,10 +130,7 @@ def stage(message: str) -> None:
 
 
 def apply_progress(args) -> None:
-    """``--progress`` (:func:`utilities.progress.apply_flag`), and the libraries' own bars (transformers'
-    "Loading weights", the hub's downloads) follow ours: off when ours are off, so a log holds no redraws."""
+    """``--progress``, and the libraries' bars following ours (:func:`utilities.progress.apply_flag`)."""
     from utilities import progress
 
     progress.apply_flag(args)
-    if not progress.enabled():
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # read when huggingface_hub is imported

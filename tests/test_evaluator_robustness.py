@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 import local_evaluation
-from tests.test_local_evaluation import RuleModel, _fast_rows, _refuse, _use, _write, no_model  # noqa: F401
+from tests.test_local_evaluation import (  # noqa: F401 - fixtures: no_model, runs_root (autouse)
+    RuleModel, _fast_rows, _refuse, _use, _write, no_model, runs_root,
+)
 from utilities import metrics
 
 REPO = Path(__file__).resolve().parent.parent

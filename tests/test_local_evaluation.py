@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import re
 import subprocess
 import sys
 from collections import defaultdict
@@ -42,6 +44,14 @@ def _refuse(argv, capsys) -> str:
     return capsys.readouterr().err
 
 
+@pytest.fixture(autouse=True)
+def runs_root(tmp_path, monkeypatch):
+    """Run folders made without --out go to <tmp_path>/runs, never into the repository's runs/."""
+    root = tmp_path / "runs"
+    monkeypatch.setenv("SHOPBENCH_RUNS", str(root))
+    return root
+
+
 @pytest.fixture
 def no_model(monkeypatch):
     """Loading the model fails the test: these runs must stop before it."""
@@ -53,11 +63,12 @@ def no_model(monkeypatch):
     monkeypatch.setattr(models.user_config, "UserModel", refuse)
 
 
-def test_a_data_file_without_the_scoring_fields_is_refused_with_its_line(tmp_path, capsys, no_model):
+def test_a_row_with_a_truth_but_without_the_scoring_fields_is_refused_with_its_line(tmp_path, capsys, no_model):
     data = tmp_path / "test.json"
-    data.write_text(json.dumps({"input_field": "Which? 0. a 1. b", "is_multiple_choice": True}) + "\n")
+    data.write_text(json.dumps({"input_field": "Which? 0. a 1. b", "is_multiple_choice": True, "output_field": 1}) + "\n")
     err = _refuse(["--data", str(data), "--out", str(tmp_path / "o")], capsys)
-    assert f"{data}:1: no task_name, task_type, metric, track, output_field" in err
+    assert f"{data}:1: no task_name, task_type, metric, track. Scoring needs" in err
+    assert "a file whose rows have no output_field is answered without scores" in err  # what the tool does
     data.write_text("{not json\n")
     assert f"{data}:1: not a JSON object" in _refuse(["--data", str(data)], capsys)
 
@@ -83,6 +94,23 @@ def test_a_missing_multilingual_model_stops_the_run_before_any_question(dev_rows
 ])
 def test_limits_the_grader_would_not_send_are_refused(argv, message, capsys, no_model):
     assert message in _refuse(argv, capsys)
+
+
+@pytest.mark.parametrize("argv, line", [
+    (["--limit", "abc"], "--limit: 'abc' is not a whole number (give N >= 1)"),
+    (["--limit", "0"], "--limit: must be at least 1, got 0 (give N >= 1)"),
+    (["--per-task", "2.5"], "--per-task: '2.5' is not a whole number (give N >= 1)"),
+    (["--batch-size", "many"], "--batch-size: 'many' is not a whole number (give 1 to 16, as the grader's batches hold)"),
+    (["--batch-size", "40"], "--batch-size: the grader's batches hold 1 to 16 questions, got 40"),
+    (["--track", "two"], "--track: 'two' is not a whole number (give 1-4, or 5 for all)"),
+    (["--track", "9"], "--track: there is no track 9 (give 1-4, or 5 for all)"),
+])
+def test_limit_that_is_not_a_number_is_one_clear_line(argv, line, capsys, no_model):
+    """The rule: a bad number is one line naming the flag, what was given and what to give (after a
+    one-line usage that points at --help); no argparse type-function name ("invalid _at_least_one value")."""
+    prog = local_evaluation.build_parser().prog
+    assert _refuse(argv, capsys).splitlines() == [f"usage: {prog} [options] (--help lists them)",
+                                                  f"{prog}: error: {line}"]
 
 
 def test_a_run_writes_the_json_and_markdown_reports_and_a_chart_that_opens(report):
@@ -614,3 +642,291 @@ def test_the_report_shows_how_often_each_option_is_answered_and_true():
     shares = local_evaluation.choice_shares(records)
     assert shares == {"MCQ_SA": {"answered": {1: 3, 2: 1}, "truth": {1: 1, 3: 2, 5: 1}}}
     assert "| MCQ_SA | 1: 75 %, 2: 25 % | 1: 25 %, 3: 50 %, 5: 25 % |" in local_evaluation.render_choices(shares)
+
+
+# --- run folders: kept, runs/latest, --out ------------------------------------------------------
+
+@pytest.fixture
+def named_model(monkeypatch, tmp_path):
+    """SHOPBENCH_MODEL and SHOPBENCH_ENGINE set, so a run folder's name needs no CUDA probe."""
+    monkeypatch.setenv("SHOPBENCH_MODEL", str(tmp_path / "my-model"))
+    monkeypatch.setenv("SHOPBENCH_ENGINE", "transformers")
+
+
+def _runs(root):
+    return sorted(p for p in root.iterdir() if not p.is_symlink())
+
+
+def test_two_evaluations_in_a_row_leave_two_reports(dev_rows, tmp_path, monkeypatch, runs_root, named_model, capsys):
+    data = _write(tmp_path / "d.jsonl", _fast_rows(dev_rows))
+    _use(monkeypatch, RuleModel(), RuleModel())
+    first = local_evaluation.main(["--data", str(data), "--limit", "4"])
+    second = local_evaluation.main(["--data", str(data), "--limit", "4", "--track", "1"])
+    runs = _runs(runs_root)
+    assert len(runs) == 2 and all((r / "report.json").is_file() and (r / "report.md").is_file() for r in runs)
+    assert [first["run"]["folder"], second["run"]["folder"]] == [str(r) for r in runs]
+    assert re.fullmatch(r"\d{8}-\d{6}-my-model-transformers-d-n4(-2)?", runs[0].name), runs[0].name
+    assert re.fullmatch(r"\d{8}-\d{6}-my-model-transformers-d-t1-n4(-2)?", runs[1].name), runs[1].name
+    printed = capsys.readouterr().out
+    assert printed.count(f"run folder: {runs[1]}") == 2  # at the start and at the end
+
+
+def test_runs_latest_points_at_the_newest_run(dev_rows, tmp_path, monkeypatch, runs_root, named_model, capsys):
+    data = _write(tmp_path / "d.jsonl", _fast_rows(dev_rows))
+    _use(monkeypatch, RuleModel(), RuleModel(interrupt_after=2), RuleModel())
+    local_evaluation.main(["--data", str(data)])
+    with pytest.raises(SystemExit):  # the newest run, interrupted after 2 batches
+        local_evaluation.main(["--data", str(data), "--limit", "20"])
+    latest = runs_root / "latest"
+    newest = _runs(runs_root)[-1]
+    assert latest.is_symlink() and os.readlink(latest) == newest.name  # relative: the runs folder can move
+    assert f"--resume {newest}" in capsys.readouterr().err  # the real folder, not the link that moves
+    resumed = local_evaluation.main(["--resume", str(latest), "--data", str(data), "--limit", "20"])
+    assert resumed["run"]["folder"] == str(newest) and resumed["run"]["answered_before_resume"] == 8
+    assert (newest / "report.json").is_file() and len(_runs(runs_root)) == 2 and os.readlink(latest) == newest.name
+
+
+def test_out_writes_exactly_that_folder_and_leaves_runs_latest_alone(dev_rows, tmp_path, monkeypatch, runs_root,
+                                                                    named_model, capsys):
+    data = _write(tmp_path / "d.jsonl", _fast_rows(dev_rows))
+    _use(monkeypatch, RuleModel(), RuleModel())
+    local_evaluation.main(["--data", str(data), "--limit", "4"])
+    before = os.readlink(runs_root / "latest")
+    local_evaluation.main(["--data", str(data), "--limit", "4", "--out", str(tmp_path / "mine")])
+    assert (tmp_path / "mine" / "report.json").is_file() and os.readlink(runs_root / "latest") == before
+    assert len(_runs(runs_root)) == 1
+    # the old habit, --out runs/latest, would overwrite the newest run through the link
+    err = _refuse(["--data", str(data), "--out", str(runs_root / "latest")], capsys)
+    assert "is the link to the newest run" in err and (runs_root / before / "report.json").is_file()
+
+
+def test_a_run_folder_is_named_after_the_model_the_engine_would_pick(monkeypatch):
+    from models import engines, settings
+
+    monkeypatch.delenv("SHOPBENCH_MODEL", raising=False)
+    monkeypatch.delenv("SHOPBENCH_ENGINE", raising=False)
+    monkeypatch.setattr(engines, "cuda_available", lambda: False)
+    assert local_evaluation.model_label() == ["smollm2-135m-instruct", "transformers"]
+    monkeypatch.setattr(engines, "cuda_available", lambda: True)
+    assert local_evaluation.model_label() == [settings.configured_checkpoint().name, "vllm"]
+    monkeypatch.setenv("SHOPBENCH_MODEL", "/somewhere/qwen-ft/")
+    monkeypatch.setenv("SHOPBENCH_ENGINE", "Transformers")
+    assert local_evaluation.model_label() == ["qwen-ft", "transformers"]
+
+
+# --- a subset's report says so and shows only its tracks ----------------------------------------
+
+def test_track_subset_report_shows_only_its_tracks(dev_rows, tmp_path, monkeypatch):
+    rows = _fast_rows(dev_rows)
+    data, out = _write(tmp_path / "d.jsonl", rows), tmp_path / "o"
+    _use(monkeypatch, RuleModel())
+    report = local_evaluation.main(["--data", str(data), "--track", "2", "--out", str(out)])
+    in_track = sum(r["track"] == TRACKS[2].challenge_id for r in rows)
+    note = (f"subset: {in_track} of the {len(rows)} questions (track 2 only); not comparable with the "
+            "leaderboard's full-track scores")
+    assert report["subset"] == {"questions": in_track, "of": len(rows), "track": 2, "per_task": None, "limit": None,
+                                "note": note}
+    saved = json.loads((out / "report.json").read_text())
+    assert set(saved["tracks"]) == set(saved["tracks_ci95"]) == set(saved["timing"]["per_track_s"]) == {"2"}
+    assert saved["all_around"] is None and saved["subset"]["note"] == note
+    md = (out / "report.md").read_text()
+    assert md.splitlines()[2] == note and "| 2 shopping knowledge reasoning |" in md and "all-around" not in md
+
+
+def test_the_all_around_row_appears_only_for_track_5_and_says_what_it_averages(dev_rows, tmp_path, monkeypatch):
+    rows = _fast_rows(dev_rows)
+    data, out = _write(tmp_path / "d.jsonl", rows), tmp_path / "o"
+    _use(monkeypatch, RuleModel())
+    report = local_evaluation.main(["--data", str(data), "--limit", "14", "--out", str(out)])
+    covered = sorted({local_evaluation._track_number(r) for r in rows[:14]})
+    assert report["subset"]["note"].startswith(f"subset: 14 of the {len(rows)} questions (the first 14); not comparable")
+    assert sorted(int(n) for n in report["tracks"]) == covered + [5]
+    label = f"5 all-around (mean of tracks {', '.join(map(str, covered))}, over the selected questions)"
+    assert report["all_around"] == label and f"| {label} |" in (out / "report.md").read_text()
+    # the all-around row is still the mean of the tracks above it: the scoring is unchanged
+    assert report["tracks"][5] == pytest.approx(sum(report["tracks"][n] for n in covered) / len(covered))
+
+
+def test_a_whole_run_is_no_subset_and_its_all_around_row_averages_the_four_tracks(report):
+    _, data = report
+    assert data["subset"] is None
+    assert data["all_around"] == "5 all-around (mean of tracks 1, 2, 3, 4, over the selected questions)"
+
+
+# --- answer-only: data without truths -----------------------------------------------------------
+
+def _questions(dev_rows):
+    """Rows as a test file holds them: input_field and is_multiple_choice; some with their task_type."""
+    rows = _fast_rows(dev_rows, 1)[:6]
+    return [{"input_field": r["input_field"], "is_multiple_choice": r["task_type"] == "multiple-choice"}
+            | ({"task_type": r["task_type"]} if i % 2 else {}) for i, r in enumerate(rows)]
+
+
+def test_answer_only_mode_writes_answers_without_scores(dev_rows, tmp_path, monkeypatch, runs_root, named_model,
+                                                        capsys):
+    from utilities.routing import route_task
+
+    questions = _questions(dev_rows)
+    data = _write(tmp_path / "test.jsonl", questions)
+    model = RuleModel(batch_size=2)
+    _use(monkeypatch, model)
+    report = local_evaluation.main(["--data", str(data)])
+    run = _runs(runs_root)[0]
+    assert run.name.endswith("-my-model-transformers-test-answers") and os.readlink(runs_root / "latest") == run.name
+    answers = [json.loads(line) for line in (run / "answers.jsonl").read_text().splitlines()]
+    assert [a["line"] for a in answers] == list(range(1, len(questions) + 1))
+    for q, a in zip(questions, answers):
+        assert a["task_type"] == q.get("task_type", route_task(q["input_field"], q["is_multiple_choice"]))
+        assert a["task_type_from"] == ("row" if "task_type" in q else "router")
+        assert a["answer"] == ("1, 2, 3" if not q["is_multiple_choice"] else str(len(q["input_field"]) % 3))
+    assert sorted(model.asked) == sorted(q["input_field"] for q in questions)
+    assert len((run / "records.jsonl").read_text().splitlines()) == len(questions)
+    md = (run / "report.md").read_text()
+    assert "answer only, no scores: no row of the data has a truth (output_field)" in md and "answers.jsonl" in md
+    assert report["answer_only"] and report["overall"] is None and not (run / "scores.png").exists()
+    assert "answer only, no scores" in capsys.readouterr().out
+    assert "has no scores to compare" in _refuse(["--compare", str(run), str(run)], capsys)
+
+
+def test_answer_only_flag_skips_scoring_on_data_with_truths(dev_rows, tmp_path, monkeypatch, capsys):
+    rows = _fast_rows(dev_rows)
+    data, out = _write(tmp_path / "d.jsonl", rows), tmp_path / "o"
+    monkeypatch.setattr(local_evaluation, "score", lambda *a, **k: pytest.fail("an answer-only run was scored"))
+    _use(monkeypatch, RuleModel(interrupt_after=2), RuleModel())
+    with pytest.raises(SystemExit):
+        local_evaluation.main(["--data", str(data), "--answer-only", "--limit", "12", "--out", str(out)])
+    assert "--answer-only" in capsys.readouterr().err  # the resume command gives it again
+    assert "give --answer-only again" in _refuse(["--resume", str(out), "--data", str(data), "--limit", "12"], capsys)
+    report = local_evaluation.main(["--resume", str(out), "--data", str(data), "--limit", "12", "--answer-only"])
+    assert report["answer_only"] and report["reason"] == "--answer-only was given"
+    assert [a["task_type"] for a in report["records"]] == [r["task_type"] for r in rows[:12]]
+    assert report["subset"]["note"] == f"subset: 12 of the {len(rows)} questions (the first 12)"
+    assert len((out / "answers.jsonl").read_text().splitlines()) == 12
+
+
+def test_a_file_mixing_rows_with_and_without_truths_is_refused_naming_each_row_without(dev_rows, tmp_path, capsys,
+                                                                                        no_model):
+    rows = _fast_rows(dev_rows, 1)[:3]
+    data = _write(tmp_path / "d.jsonl", [rows[0], _questions(dev_rows)[0], rows[1], _questions(dev_rows)[2]])
+    err = _refuse(["--data", str(data)], capsys)
+    assert f"{data}:2: no output_field (the truth), while 2 other row(s) have one: give every row its truth, or " \
+           "pass --answer-only to answer every row without scores" in err and f"{data}:4: no output_field" in err
+
+
+def test_an_answer_only_row_is_checked_for_what_answering_needs(dev_rows, tmp_path, capsys, no_model):
+    rows = [{"input_field": "Rate it", "is_multiple_choice": "yes"}, {"input_field": "Rank these"},
+            {"input_field": "Which? 0. a 1. b", "is_multiple_choice": True, "task_type": "generation"}]
+    data = _write(tmp_path / "d.jsonl", rows)
+    err = _refuse(["--data", str(data)], capsys)
+    assert f"{data}:1: is_multiple_choice must be true or false, got 'yes'" in err
+    assert f"{data}:2: no is_multiple_choice. Answering needs input_field (the prompt) and is_multiple_choice" in err
+    assert f"{data}:3: task_type generation with is_multiple_choice true" in err
+    assert f"{data}: 3 rows cannot be answered; nothing was answered" in err
+
+
+# --- a mistake in the setup while loading: one line, exit 2 -------------------------------------
+
+def _failing_load(monkeypatch, message="SHOPBENCH_BATCH_SIZE='x': not a whole number; give 1 to 16"):
+    import models.user_config
+    from utilities.errors import SetupError
+
+    def load():
+        raise SetupError(message)
+
+    monkeypatch.setattr(models.user_config, "UserModel", load)
+
+
+def test_setup_error_while_loading_is_one_line_exit_2(dev_rows, tmp_path, monkeypatch, runs_root, named_model,
+                                                      capsys):
+    from utilities.errors import run_command
+
+    data = _write(tmp_path / "d.jsonl", _fast_rows(dev_rows))
+    _use(monkeypatch, RuleModel())
+    local_evaluation.main(["--data", str(data), "--limit", "4"])
+    before = os.readlink(runs_root / "latest")
+    _failing_load(monkeypatch)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        run_command(local_evaluation.main, ["--data", str(data)], prog="local_evaluation.py")
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    [line] = err.splitlines()
+    assert re.fullmatch(r"local_evaluation\.py: error: SHOPBENCH_BATCH_SIZE='x': not a whole number; give 1 to 16 "
+                        r"\(nothing was answered; the new run folder \S+ is removed\)", line), line
+    assert len(_runs(runs_root)) == 1 and os.readlink(runs_root / "latest") == before  # nothing half-written
+    with pytest.raises(SystemExit) as stop:  # --out: the folder stays, an unstarted run
+        run_command(local_evaluation.main, ["--data", str(data), "--out", str(tmp_path / "o")], prog="e")
+    assert stop.value.code == 2 and capsys.readouterr().err.endswith("(nothing was answered)\n")
+    assert (tmp_path / "o" / "records.jsonl").read_text() == "" and not (tmp_path / "o" / "report.json").exists()
+
+
+def test_setup_error_after_some_batches_says_what_is_recorded_and_how_to_continue(dev_rows, tmp_path, monkeypatch,
+                                                                                 capsys):
+    from utilities.errors import SetupError
+
+    class Failing(RuleModel):
+        def batch_predict(self, batch, is_multiple_choice):
+            if self.calls == 2:
+                raise SetupError("SHOPBENCH_BUDGET_SHARE='2': give a share in (0, 1]")
+            return super().batch_predict(batch, is_multiple_choice)
+
+    data, out = _write(tmp_path / "d.jsonl", _fast_rows(dev_rows)), tmp_path / "o"
+    _use(monkeypatch, Failing())
+    with pytest.raises(SetupError) as stop:
+        local_evaluation.main(["--data", str(data), "--out", str(out)])
+    assert str(stop.value) == (f"SHOPBENCH_BUDGET_SHARE='2': give a share in (0, 1] (8 of 32 questions are recorded "
+                               f"in {out}; after the fix, continue with: python local_evaluation.py --resume {out} "
+                               f"--data {data})")
+
+
+def test_a_setup_error_in_the_first_batch_keeps_the_folder_runs_latest_names(dev_rows, tmp_path, monkeypatch,
+                                                                             runs_root, named_model):
+    from utilities.errors import SetupError
+
+    class Failing(RuleModel):
+        def batch_predict(self, batch, is_multiple_choice):
+            raise SetupError("SHOPBENCH_BUDGET_SHARE='2': give a share in (0, 1]")
+
+    data = _write(tmp_path / "d.jsonl", _fast_rows(dev_rows))
+    _use(monkeypatch, Failing())
+    with pytest.raises(SetupError, match=r"\(nothing was answered\)$"):
+        local_evaluation.main(["--data", str(data)])
+    [run] = _runs(runs_root)  # runs/latest was moved to it when the model loaded: it stays, unstarted
+    assert os.readlink(runs_root / "latest") == run.name and (run / "run.json").is_file()
+
+
+def test_the_script_turns_a_setup_error_into_one_line_without_a_traceback(dev_rows, tmp_path):
+    data = _write(tmp_path / "d.jsonl", _fast_rows(dev_rows, 1)[:2])
+    code = ("import runpy, sys, types\n"
+            "from utilities.errors import SetupError\n"
+            "def load():\n    raise SetupError('SHOPBENCH_ENGINE=\\'vlm\\': choose vllm or transformers')\n"
+            "sys.modules['models.user_config'] = types.SimpleNamespace(UserModel=load)\n"
+            "sys.argv = ['local_evaluation.py', *sys.argv[1:]]\n"
+            "runpy.run_path('local_evaluation.py', run_name='__main__')\n")
+    done = subprocess.run([sys.executable, "-c", code, "--data", str(data), "--out", str(tmp_path / "o")], cwd=REPO,
+                          capture_output=True, text=True, timeout=120, env=os.environ | {"PYTHONPATH": str(REPO)})
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.splitlines() == ["local_evaluation.py: error: SHOPBENCH_ENGINE='vlm': choose vllm or "
+                                        "transformers (nothing was answered)"]
+
+
+# --- progress: a bar on a terminal, plain lines elsewhere ---------------------------------------
+
+def test_off_a_terminal_progress_is_plain_lines_not_bar_redraws(dev_rows, tmp_path, monkeypatch, capsys):
+    from utilities import progress
+
+    monkeypatch.setenv(progress.PROGRESS_ENV, "")  # unset: bars only on a terminal (capsys is none)
+    rows = _fast_rows(dev_rows)
+    data = _write(tmp_path / "d.jsonl", rows)
+    _use(monkeypatch, RuleModel(), RuleModel())
+    local_evaluation.main(["--data", str(data), "--out", str(tmp_path / "a")])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("answering:")]
+    assert "\r" not in err and "it/s" not in err and "q/s" not in err
+    assert lines[-1].startswith(f"answering: {len(rows)} of {len(rows)} questions (100 %)")
+    for task_type in {r["task_type"] for r in rows}:
+        assert sum(line.endswith(f"; {task_type} done") for line in lines) == 1, task_type
+    assert 5 <= len(lines) <= 10 + 5  # every 10 % and every task type, no more
+    local_evaluation.main(["--data", str(data), "--out", str(tmp_path / "b"), "--progress"])  # a bar, forced
+    err = capsys.readouterr().err
+    assert "answering: 100%" in err and "answering: 32 of" not in err

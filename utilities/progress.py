@@ -50,5 +50,9 @@ def add_flag(parser) -> None:
 
 
 def apply_flag(args) -> None:
+    """``--progress`` given: bars everywhere. And the libraries' own bars (transformers' "Loading
+    weights", the hub's) follow ours: off when ours are off, so a log holds no redraws."""
     if getattr(args, "progress", False):
         os.environ[PROGRESS_ENV] = "1"
+    if not enabled():
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # read when huggingface_hub is imported
