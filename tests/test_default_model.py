@@ -63,6 +63,29 @@ def test_a_missing_gguf_package_names_the_install_command(monkeypatch, tmp_path)
         default_model.ensure_default_model(tmp_path / "not-there")
 
 
+def test_a_missing_package_of_the_default_model_is_one_line_naming_make_eval(monkeypatch, tmp_path):
+    import importlib.util
+
+    from utilities.errors import SetupError
+
+    monkeypatch.setattr(default_model, "PACKAGE", "llm-no-such-package")
+    with pytest.raises(SetupError) as err:
+        default_model.ensure_default_model(tmp_path / "not-there")
+    assert str(err.value).startswith("the CPU default model comes from the PyPI package llm-no-such-package, which is "
+                                     "not installed: run `make eval`")
+    assert "SHOPBENCH_MODEL" in str(err.value) and "\n" not in str(err.value)
+    monkeypatch.undo()
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(default_model, "find_gguf", lambda: tmp_path / default_model.GGUF_NAME)
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "gguf" else real_find_spec(name, *a))
+    with pytest.raises(default_model.MissingConverter) as err:  # the GGUF reader, before anything is written
+        default_model.ensure_default_model(tmp_path / "not-there")
+    assert isinstance(err.value, (SetupError, ImportError)) and "run `make eval`" in str(err.value)
+    assert not (tmp_path / "not-there").exists()
+
+
 class FakeModel:
     """Stands in for the dequantised model: writes what a model folder holds."""
 

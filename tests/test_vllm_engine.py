@@ -214,3 +214,85 @@ def test_shopbench_model_on_vllm_keeps_every_batch_inside_its_budget(vllm_engine
         assert any(n.cut for n in model.last_notes)
     monkeypatch.setattr(engine, "step", step)
     assert not engine.has_unfinished_requests()
+
+
+# --- the defaults of a machine without CUDA, and vLLM's refusals in the project's terms ----------------
+ENGINE_VARIABLES = ("SHOPBENCH_TP", "SHOPBENCH_DTYPE", "SHOPBENCH_QUANTIZATION", "SHOPBENCH_ENFORCE_EAGER",
+                    "SHOPBENCH_MAX_MODEL_LEN", "SHOPBENCH_GPU_MEMORY_UTILIZATION", "SHOPBENCH_MAX_NUM_SEQS",
+                    "SHOPBENCH_EXECUTOR", "SHOPBENCH_SEED", "SHOPBENCH_PREFIX_CACHING", "SHOPBENCH_KV_CACHE_GIB",
+                    "SHOPBENCH_BATCH_SIZE", "SHOPBENCH_BUDGET_SHARE")
+
+
+def unset(monkeypatch, *names):
+    """Unset each variable for the test (and put back after, including what the code under test sets)."""
+    for name in names:
+        monkeypatch.setenv(name, "recorded")  # so that monkeypatch restores it, set or not, afterwards
+        monkeypatch.delenv(name)
+
+
+def test_shopbench_engine_vllm_with_no_other_variable_answers_on_a_cpu(monkeypatch, tiny_model_dir, dev_rows):
+    """SHOPBENCH_ENGINE=vllm and SHOPBENCH_MODEL, nothing else (no SHOPBENCH_* setting, none of vLLM's
+    CPU variables): the CPU defaults start vLLM and the model answers."""
+    import gc
+
+    from models.engines import VLLMEngine, cuda_available, load_engine
+    from models.shopbench_model import ShopBenchModel
+    from tests.test_shopbench_model import assert_parses
+
+    if cuda_available():
+        pytest.skip("this machine has CUDA: the defaults there are the 4 x T4 submission's")
+    unset(monkeypatch, *ENGINE_VARIABLES, "VLLM_CPU_KVCACHE_SPACE", "VLLM_ENABLE_V1_MULTIPROCESSING")
+    monkeypatch.setenv("SHOPBENCH_ENGINE", "vllm")
+    monkeypatch.setenv("SHOPBENCH_MODEL", str(tiny_model_dir))
+    engine = load_engine()
+    try:
+        assert isinstance(engine, VLLMEngine)
+        s = engine.settings
+        assert (s.tensor_parallel_size, s.distributed_executor_backend, s.dtype) == (1, None, "float32")
+        assert 0.25 <= s.kv_cache_gib <= 2.25 and "MemAvailable" in s.kv_cache_statement()
+        rows = [r for r in dev_rows if r["is_multiple_choice"]][:2]
+        answers = ShopBenchModel(engine=engine).batch_predict({"prompt": [r["input_field"] for r in rows]}, True)
+        assert len(answers) == 2
+        for row, answer in zip(rows, answers):
+            assert_parses(row["input_field"], True, answer)
+    finally:
+        del engine
+        gc.collect()
+
+
+def test_a_tensor_parallel_size_that_does_not_divide_the_heads_is_refused_before_vllm_starts(
+        monkeypatch, tiny_model_dir):
+    from models.engines import EngineConfigError, VLLMEngine
+    from utilities.errors import SetupError
+
+    monkeypatch.setattr("vllm.LLM", lambda *a, **k: pytest.fail("vLLM was started"))
+    monkeypatch.setenv("SHOPBENCH_TP", "4")
+    with pytest.raises(SetupError) as err:
+        VLLMEngine(tiny_model_dir)
+    assert isinstance(err.value, (EngineConfigError, ValueError))
+    assert str(err.value) == (f"SHOPBENCH_TP=4 but {tiny_model_dir.name}'s 2 attention heads are not divisible "
+                              "by it: set SHOPBENCH_TP=1 (or 2)")
+
+
+@pytest.mark.parametrize("variables, named, fix", [
+    ({"SHOPBENCH_MAX_MODEL_LEN": "5000"}, "SHOPBENCH_MAX_MODEL_LEN=5000:",
+     "set SHOPBENCH_MAX_MODEL_LEN to at most 4096"),
+    ({"SHOPBENCH_KV_CACHE_GIB": "auto", "SHOPBENCH_GPU_MEMORY_UTILIZATION": "1"},
+     "SHOPBENCH_GPU_MEMORY_UTILIZATION=1, SHOPBENCH_KV_CACHE_GIB=auto:",
+     "lower SHOPBENCH_GPU_MEMORY_UTILIZATION to a share that is free, give the KV cache a size with "
+     "SHOPBENCH_KV_CACHE_GIB (then it is not used on a CPU), or free memory"),
+])
+def test_a_setting_vllm_refuses_is_one_line_naming_its_variable_and_the_fix(
+        monkeypatch, tiny_model_dir, variables, named, fix):
+    """vLLM's own refusal (here: a context longer than the model's, more memory than is free), re-said:
+    the variable and its value, vLLM's reason in one line, what to do."""
+    from models.engines import EngineConfigError, VLLMEngine
+
+    unset(monkeypatch, "VLLM_CPU_KVCACHE_SPACE")
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(EngineConfigError) as err:
+        VLLMEngine(tiny_model_dir)
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(f"{named} vLLM refused to start {tiny_model_dir.name}: ")
+    assert message.endswith(f"; {fix}")
