@@ -103,5 +103,8 @@ def main(argv: list[str] | None = None):
         result = run_command(module.main, rest, prog=prog)
     finally:
         sys.argv[0] = saved
-    # a main that returns an exit status (submission, gpu check) ends with it; the others with 0
+    # a module that says which status its result means (the data build: 3 when files were lost) ends
+    # with that; a main that returns a status (submission, gpu check) with it; the others with 0
+    if callable(getattr(module, "exit_status", None)):
+        raise SystemExit(module.exit_status(result))
     raise SystemExit(result if isinstance(result, int) and not isinstance(result, bool) else 0)

@@ -182,3 +182,14 @@ def test_the_installed_command_is_the_front_door():
         pytest.skip(f"{script} is not installed (make installs it: pip install -e .)")
     done = subprocess.run([str(script), "--help"], capture_output=True, text=True, cwd="/", timeout=120)
     assert done.returncode == 0 and "eval" in done.stdout and "pipeline" in done.stdout
+
+
+def test_a_command_whose_module_reads_its_result_exits_with_that_status(monkeypatch):
+    module = type(sys)("fake_build")
+    module.main = lambda argv: {"complete": False}  # a data build that lost files returns its manifest
+    module.exit_status = lambda result: 0 if result["complete"] else 3
+    monkeypatch.setitem(sys.modules, "fake_build", module)
+    monkeypatch.setitem(cli.COMMANDS, "fake", cli.Command("fake_build", "a test command"))
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["fake"])
+    assert exit_.value.code == 3

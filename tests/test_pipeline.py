@@ -87,9 +87,12 @@ def test_a_rerun_skips_finished_stages_and_redoes_those_whose_inputs_changed(tmp
 
 def test_a_track_runs_the_recipes_stages_in_order(tmp_path, capsys):
     pipeline.main(["--track", "1", "--sources", str(tmp_path), "--work", str(tmp_path / "w"), "--dry-run"])
-    printed = capsys.readouterr().out + capsys.readouterr().err
-    stages = [line.split("]")[0].split("[")[-1] for line in printed.splitlines() if "would write" in line]
+    printed = capsys.readouterr().out  # the listing is the dry run's output: stdout
+    # "stage 3/12 wise-ft-round1: would write DIR from DIR"
+    stages = [line.split(":")[0].split()[-1] for line in printed.splitlines() if "would write" in line]
     assert stages == [*STAGES, "install"]
+    assert [line.split()[1] for line in printed.splitlines() if "would write" in line] == [
+        f"{n}/{len(STAGES) + 1}" for n in range(1, len(STAGES) + 2)]
     assert "blend-v8.jsonl" in printed and "blend-v9b.jsonl" in printed  # Track 1: v8, then v9b
     assert "qwen2-72b-awq-padded-alpha0.75" in printed  # Track 1's checkpoint: alpha 0.75
     finetunes = [line for line in printed.splitlines() if "-m training.finetune" in line]

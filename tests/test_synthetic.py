@@ -18,6 +18,7 @@ from training.data.registry import Builder, Skip
 from training.data.rows import check
 from training.data.sources import EsciIndex, EsciProduct, EsciQuery, ReadStats, SourceData
 from utilities.decoding import DecodeSpec
+from utilities.errors import SetupError
 from utilities.parsers import parse
 
 
@@ -516,7 +517,7 @@ def test_cli_enrich_and_reword_with_a_given_engine(tiny_engine, tmp_path, monkey
     assert both["mmlu_general_knowledge"] == reworded and "alpaca_instruction_following" in both
 
     monkeypatch.delenv("SHOPBENCH_MODEL", raising=False)
-    with pytest.raises(SystemExit):
+    with pytest.raises(SetupError, match="--model: not given and SHOPBENCH_MODEL is not set"):
         syn.main(["reword", "--out", str(out)])  # no --model and no SHOPBENCH_MODEL
 
 

@@ -1,6 +1,8 @@
 """Average LoRA adapters by their deltas, written as one exact PEFT adapter.
 
-    python -m training.average_adapters ADAPTER_DIR ADAPTER_DIR [...] --out OUT_DIR [--weights 1 1]
+    shopbench average ADAPTER_DIR ADAPTER_DIR [...] --out OUT_DIR [--weights 1 1]
+
+(the core environment, ``make eval``, runs it)
 
 The submitted model averaged the adapters of fine-tuning steps 150 and 192 (docs/reference.md section 5).
 What is averaged is each adapter's weight update, ``delta_i = s_i * B_i @ A_i`` per targeted module
@@ -40,7 +42,11 @@ import time
 import warnings
 from pathlib import Path
 
+from training.cli import PROGS, need_folder, refuse_out
 from utilities.artifacts import ADAPTER_FILES, step_output, write_manifest
+from utilities.errors import run_command
+
+PROG = PROGS["training.average_adapters"]
 
 ADAPTER_CONFIG, ADAPTER_WEIGHTS = ADAPTER_FILES
 # PEFT's key suffixes for the two factors: Linear / Conv layers keep them in submodules, Embedding
@@ -241,7 +247,7 @@ def average_adapters(adapters: list[str | Path], out: str | Path, weights: list[
 
 
 def main(argv: list[str] | None = None) -> Path:
-    parser = argparse.ArgumentParser(prog="python -m training.average_adapters", description=__doc__,
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("adapters", nargs="+", type=Path, help="PEFT LoRA folders (e.g. checkpoint-150 checkpoint-192)")
     parser.add_argument("--out", type=Path, required=True, help="output PEFT folder")
@@ -251,8 +257,12 @@ def main(argv: list[str] | None = None) -> Path:
     args = parser.parse_args(argv)
     if len(args.adapters) < 2:
         parser.error("give at least two adapters")
+    for adapter in args.adapters:
+        need_folder(adapter, "ADAPTER_DIR", "a PEFT LoRA adapter folder", holds=ADAPTER_FILES,
+                    hint="fine-tuning's output_dir or one of its checkpoint-N folders")
+    refuse_out(args.out, args.overwrite)
     return average_adapters(args.adapters, args.out, args.weights, overwrite=args.overwrite)
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main, prog=PROG)

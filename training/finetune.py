@@ -1,7 +1,13 @@
 """QLoRA fine-tuning from an axolotl-format YAML: answer tokens and their end-of-turn token only.
 
-    python -m training.finetune training/configs/qlora_qwen2_72b.yaml [--set key=value ...] [--overwrite]
-    python -m training.finetune training/configs/tiny_cpu.yaml --set base_model=DIR datasets.0.path=FILE
+    shopbench finetune training/configs/qlora_qwen2_72b.yaml [--set key=value ...] [--overwrite] [--quiet | --progress]
+    shopbench finetune training/configs/tiny_cpu.yaml --set base_model=DIR datasets.0.path=FILE
+
+On a CPU (``tiny_cpu.yaml``) the core environment (``make eval``) runs it; the QLoRA configs need
+CUDA GPUs and the environment of ``requirements-train.txt`` (bitsandbytes, deepspeed). A config this
+machine cannot run, a config file that does not exist or an ``output_dir`` that does without
+``--overwrite`` is one line (exit status 2). Progress bars (tokenizing, the Trainer's) are drawn on a
+terminal, or anywhere with ``--progress``; off one the Trainer prints its logs as plain lines.
 
 The config is axolotl's own YAML (same keys, no schema of ours), so the same file also runs under
 axolotl in its own environment (``axolotl train CONFIG.yaml``). Keys this script does not know are
@@ -12,7 +18,7 @@ values are read as YAML (``--set load_in_4bit=false max_steps=8``).
 
 What it does:
 
-1. Reads the chat rows (JSON Lines with ``"messages"``, as ``python -m training.data build`` writes
+1. Reads the chat rows (JSON Lines with ``"messages"``, as ``shopbench data build`` writes
    them) of every ``datasets`` entry (``type: chat_template``).
 2. Renders each row with the tokenizer's own chat template, exactly as ``utilities.prompting.render``
    does at inference, and tokenizes it piece by piece: the text before the answer is the inference
@@ -64,9 +70,13 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import yaml
 
-from utilities.artifacts import (checkpoint_steps, folder_record, partial_path, refuse_existing, step_output,
-                                write_manifest)
+from training.cli import PROGS, need_file, quiet_library_bars, refuse_out
+from utilities.artifacts import checkpoint_steps, folder_record, partial_path, step_output, write_manifest
+from utilities.errors import SetupError, run_command
+from utilities.progress import add_flag, apply_flag, bar, enabled
 from utilities.special_tokens import content_spans, encode_spans, holds_special
+
+PROG = PROGS["training.finetune"]
 
 IGNORE_INDEX = -100  # the label PyTorch's cross-entropy (and every HF causal LM) skips
 PROBE_ANSWER = "\u2063probe-answer\u2063"  # a text no template adds or strips, to find the turn's end
@@ -126,8 +136,9 @@ DEFAULTS: dict[str, Any] = {  # axolotl's defaults for the keys a config may lea
 }
 
 
-class ConfigError(ValueError):
-    """A config this script cannot run as written (the message says which key and why)."""
+class ConfigError(SetupError, ValueError):
+    """A config this script cannot run as written (the message says which key and why; a SetupError:
+    the command prints it as one line, exit status 2)."""
 
 
 class UnknownConfigKeys(ConfigError):
@@ -445,7 +456,7 @@ def dataset_files(entry: dict) -> list[Path]:
         if found:
             return found
     raise ConfigError(f"dataset {entry['path']!r}: no such file, or a folder without .jsonl files "
-                      "(build one: python -m training.data build --sources DIR --out DIR --blend v8)")
+                      f"(build one: `{PROGS['training.data']} build --sources DIR --out DIR --blend v8`)")
 
 
 def read_rows(entry: dict) -> list[list[dict]]:
@@ -487,15 +498,14 @@ class TokenStats:
 
 def tokenize_rows(datasets: Sequence[dict], tokenizer, train_on_inputs: bool, sequence_len: int,
                   progress: bool = True) -> tuple[list[Encoded], TokenStats]:
-    from tqdm.auto import tqdm
-
+    """``progress``: a bar per dataset where ``utilities.progress.enabled()`` (the summary line is the caller's)."""
     stats = TokenStats()
     out: list[Encoded] = []
     for entry in datasets:
         builder = LabelBuilder(tokenizer, train_on_inputs, entry["train_on_eos"])
         rows = read_rows(entry)
-        for messages in tqdm(rows, desc=f"tokenize {Path(entry['path']).name}", disable=not progress,
-                             mininterval=2.0):
+        for messages in bar(rows, desc=f"tokenize {Path(entry['path']).name}",
+                            disable=not (progress and enabled()), mininterval=2.0):
             stats.rows += 1
             enc = builder.encode(messages)
             stats.longest = max(stats.longest, len(enc.ids))
@@ -832,38 +842,43 @@ def _jsonable(value: Any) -> Any:
 # ---- main ------------------------------------------------------------------------------------------
 
 def parse_args(argv: Sequence[str] | None):
-    parser = argparse.ArgumentParser(prog="python -m training.finetune", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config", type=Path, help="axolotl-format YAML (training/configs/*.yaml)")
     parser.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                         help="override config keys (dotted for nesting: datasets.0.path=FILE); values read as YAML")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output_dir")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars, even on a terminal")
+    add_flag(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
     """Fine-tune as the config says; returns the manifest (also written to ``output_dir/manifest.json``)."""
     args = parse_args(argv)
+    apply_flag(args)
     start = time.time()
+    need_file(args.config, "CONFIG", "an axolotl-format YAML", hint="training/configs/*.yaml, e.g. tiny_cpu.yaml on a CPU")
     raw = load_config(args.config, args.overrides)
     cfg, notes = resolve_config(raw)
     for note in notes:
         print(f"training.finetune: {note}", file=sys.stderr)
     check_hardware(cfg)  # before anything heavy: a 4-bit config on a CPU stops here
 
-    import torch
-    from transformers import AutoTokenizer, Trainer
-    from transformers.utils import logging as hf_logging
-
     out = Path(cfg["output_dir"])
     partial = partial_path(out)
     local_rank, world = _world()
     is_main = local_rank == 0 and int(os.environ.get("RANK", 0)) == 0
-    refuse_existing(out, args.overwrite)  # every process, before anything heavy: a finished run stays
+    refuse_out(out, args.overwrite, "output_dir")  # every process, before anything heavy: a finished run stays
     resume = cfg["resume_from_checkpoint"] or (True if cfg["auto_resume_from_checkpoints"] else None)
-    if args.quiet:
-        hf_logging.disable_progress_bar()
+    progress = not args.quiet and enabled()  # bars: a terminal (or --progress), and not --quiet
+    with quiet_library_bars(quiet=not progress):  # transformers' own bars (loading the weights), put back after
+        return _train(args, cfg, out, partial, start, progress, local_rank, world, is_main, resume)
+
+
+def _train(args, cfg: dict, out: Path, partial: Path, start: float, progress: bool, local_rank: int, world: int,
+           is_main: bool, resume) -> dict:
+    import torch
+    from transformers import AutoTokenizer, Trainer
 
     # the local inputs are fingerprinted before they are read; the base model once it is loaded (a hub id
     # is then in the local cache), by the main process only
@@ -880,7 +895,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
                                               trust_remote_code=cfg["trust_remote_code"])
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     rows, stats = tokenize_rows(cfg["datasets"], tokenizer, cfg["train_on_inputs"], cfg["sequence_len"],
-                                progress=not args.quiet and is_main)
+                                progress=progress and is_main)
     if is_main:
         print(f"training.finetune: {stats.kept} of {stats.rows} rows, {stats.trained_tokens:,} of {stats.tokens:,} "
               f"tokens trained; dropped {stats.too_long} longer than sequence_len {cfg['sequence_len']} "
@@ -889,7 +904,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         raise ConfigError("no training rows left (all longer than sequence_len, or the files are empty)")
 
     # the arguments before the model: under DeepSpeed ZeRO-3 the weights load inside its context
-    targs = training_arguments(cfg, partial, progress=not args.quiet)
+    targs = training_arguments(cfg, partial, progress=progress)
     model = load_model_for_training(cfg)
     if is_main:
         model.print_trainable_parameters()
@@ -945,7 +960,4 @@ def main(argv: Sequence[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (ConfigError, FileExistsError) as exc:  # a config or folder problem: one line, no traceback
-        sys.exit(f"training.finetune: error: {exc}")
+    run_command(main, prog=PROG)  # a ConfigError or an output_dir that exists: one line, exit status 2

@@ -1,6 +1,8 @@
 """Merge a LoRA adapter into its base model's weights; save a plain fp16 Hugging Face model folder.
 
-    python -m training.merge --base BASE_DIR --adapter ADAPTER_DIR --out OUT_DIR [--dtype float16]
+    shopbench merge --base BASE_DIR --adapter ADAPTER_DIR --out OUT_DIR [--dtype float16] [--progress]
+
+(the core environment, ``make eval``, runs it; PEFT's merge bar is drawn on a terminal, or with --progress)
 
 The base is loaded in ``--dtype`` (float16 by default: the T4 has no bfloat16; float32 for the
 exactness tests), the adapter through PEFT (``PeftModel.from_pretrained``, which keeps the LoRA
@@ -31,7 +33,12 @@ import json
 import time
 from pathlib import Path
 
+from training.cli import PROGS, MissingInput, need_folder, quiet_library_bars, refuse_out
 from utilities.artifacts import ADAPTER_FILES, copy_tokenizer_files, model_folder, step_output, write_manifest
+from utilities.errors import run_command
+from utilities.progress import add_flag, apply_flag, enabled
+
+PROG = PROGS["training.merge"]
 
 DTYPES = ("float16", "bfloat16", "float32")
 SHARD_SIZE = "5GB"  # 41.6 GB of AWQ weights went into 9 shards in the submission; git-lfs handles 5 GB files
@@ -77,7 +84,7 @@ def merge_adapter(base: str | Path, adapter: str | Path, out: str | Path, dtype:
         model = PeftModel.from_pretrained(model, adapter, is_trainable=False)
         # Not safe_merge: it rounds the delta to the weight's dtype before adding (two roundings);
         # the plain merge adds the float32 delta in one. Finiteness is checked right after.
-        model = model.merge_and_unload(progressbar=True)
+        model = model.merge_and_unload(progressbar=enabled())
         broken = [name for name, p in model.state_dict().items() if p.is_floating_point() and not torch.isfinite(p).all()]
         if broken:
             raise ValueError(f"the merged weights are not finite in {len(broken)} tensors (first: {broken[0]}); "
@@ -94,7 +101,7 @@ def merge_adapter(base: str | Path, adapter: str | Path, out: str | Path, dtype:
 
 
 def main(argv: list[str] | None = None) -> Path:
-    parser = argparse.ArgumentParser(prog="python -m training.merge", description=__doc__,
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base", required=True,
                         help="base model folder, or a Hugging Face hub id already in the local cache")
@@ -105,10 +112,20 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--device-map", default=None, help='e.g. "auto" to load over the GPUs (default: CPU)')
     parser.add_argument("--max-shard-size", default=SHARD_SIZE)
     parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    add_flag(parser)
     args = parser.parse_args(argv)
-    return merge_adapter(args.base, args.adapter, args.out, dtype=args.dtype, device_map=args.device_map,
-                         max_shard_size=args.max_shard_size, overwrite=args.overwrite)
+    apply_flag(args)
+    need_folder(args.adapter, "--adapter", "a PEFT LoRA adapter folder", holds=(ADAPTER_FILES[0],),
+                hint="fine-tuning's output_dir or one of its checkpoint-N folders, or a wise-ft or averaged one")
+    try:
+        model_folder(args.base)
+    except FileNotFoundError as err:  # not a model folder, or a hub id that is not in the local cache
+        raise MissingInput(f"--base {args.base}: {err}") from err
+    refuse_out(args.out, args.overwrite)
+    with quiet_library_bars():
+        return merge_adapter(args.base, args.adapter, args.out, dtype=args.dtype, device_map=args.device_map,
+                             max_shard_size=args.max_shard_size, overwrite=args.overwrite)
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main, prog=PROG)

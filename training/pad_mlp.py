@@ -1,7 +1,9 @@
 """Pad the MLP intermediate size for tensor parallelism x AWQ groups, with interleaved zero units.
 
-    python -m training.pad_mlp MODEL_DIR --out OUT_DIR [--tp 4] [--group-size 128]
-    python -m training.pad_mlp MODEL_DIR --report [--tp 4] [--group-size 128]   # count zero units per shard / group
+    shopbench pad MODEL_DIR --out OUT_DIR [--tp 4] [--group-size 128] [--progress]
+    shopbench pad MODEL_DIR --report [--tp 4] [--group-size 128]   # count zero units per shard / group
+
+(the core environment, ``make eval``, runs it; its bar is drawn on a terminal, or with --progress)
 
 Why: vLLM splits an MLP over ``tp`` GPUs along the intermediate dimension (gate_proj and up_proj
 by output rows, down_proj by input columns), and AWQ quantizes down_proj's input columns in groups
@@ -54,8 +56,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from training.cli import PROGS, need_folder, refuse_out
 from utilities.artifacts import progress_bar, step_output, write_manifest
+from utilities.errors import run_command
 from utilities.grader import AWQ_GROUP_SIZE, GPUS
+from utilities.progress import add_flag, apply_flag, enabled
+
+PROG = PROGS["training.pad_mlp"]
 
 TP = GPUS  # tensor-parallel shards: one per T4 of the grader's machine
 INDEX = "model.safetensors.index.json"
@@ -230,7 +237,8 @@ def pad_folder(src: str | Path, out: str | Path, tp: int = TP, group: int = AWQ_
     real_index = torch.tensor(the_plan.real_positions, dtype=torch.long)
     total_bytes = 0
     with step_output(out, overwrite) as tmp:
-        bar = progress_bar(total=sum(len(v) for v in keys.values()), desc="pad MLP", unit="tensor")
+        bar = progress_bar(total=sum(len(v) for v in keys.values()), desc="pad MLP", unit="tensor",
+                           disable=not enabled())
         for name in files:
             tensors = {}
             with safe_open(src / name, framework="pt") as f:
@@ -306,7 +314,7 @@ def report_folder(folder: str | Path, tp: int = TP, group: int = AWQ_GROUP_SIZE)
 
 
 def main(argv: list[str] | None = None):
-    parser = argparse.ArgumentParser(prog="python -m training.pad_mlp", description=__doc__,
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", type=Path, help="model folder (Hugging Face, safetensors, unquantized)")
     parser.add_argument("--out", type=Path, help="output model folder")
@@ -315,7 +323,11 @@ def main(argv: list[str] | None = None):
     parser.add_argument("--tp", type=int, default=TP, help=f"tensor-parallel size (default {TP})")
     parser.add_argument("--group-size", type=int, default=AWQ_GROUP_SIZE, help=f"AWQ group size (default {AWQ_GROUP_SIZE})")
     parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    add_flag(parser)
     args = parser.parse_args(argv)
+    apply_flag(args)
+    need_folder(args.model, "MODEL_DIR", "a Hugging Face model folder (safetensors, unquantized)",
+                holds=("config.json",), hint=f"the merged model: `{PROGS['training.merge']}` writes it")
     if args.report:
         report = report_folder(args.model, args.tp, args.group_size)
         for layer, c in report.items():
@@ -325,8 +337,9 @@ def main(argv: list[str] | None = None):
         return report
     if args.out is None:
         parser.error("--out is required (or pass --report)")
+    refuse_out(args.out, args.overwrite)
     return pad_folder(args.model, args.out, args.tp, args.group_size, overwrite=args.overwrite)
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main, prog=PROG)

@@ -1,8 +1,19 @@
 """The weights pipeline: every step of the 1st-place recipe, in order, resumable, with manifests.
 
-    python -m training.pipeline --track 3 --sources DIR [--work runs/weights] [--dry-run]
-    python -m training.pipeline tiny --out DIR        # every stage on a tiny model, on a CPU, in minutes
-    python -m training.pipeline answer AWQ_DIR --out answers.json   # the dev questions through ShopBenchModel
+    shopbench pipeline --track 3 --sources DIR [--work runs/weights] [--dry-run] [--progress]
+    shopbench pipeline tiny --out DIR        # every stage on a tiny model, on a CPU, in minutes (`make tiny`)
+    shopbench pipeline answer AWQ_DIR --out answers.json   # the dev questions through ShopBenchModel
+
+What each needs: the core environment (``make eval``) and AutoAWQ (``make awq``) for the quantize
+stage, so ``tiny`` needs ``make awq`` (``make test`` builds both); vLLM (``make vllm``) is optional,
+used to answer the dev questions where it imports. A ``--track`` run fine-tunes on GPUs in the
+environment of ``requirements-train.txt`` (CUDA torch, bitsandbytes, deepspeed). Before any stage
+runs, the pipeline checks what every stage needs (the optional layers it imports, the fine-tuning
+configs on this machine, the launcher): a missing piece is one line naming what to install, not a
+traceback after hours of stages.
+
+Off a terminal each stage is one plain line on stderr (``stage 3/11 wise-ft-round1: -> DIR``, then
+``... done in 2.1 s``); the bar is drawn on a terminal, or anywhere with ``--progress``.
 
 Stages of ``--track N`` (docs/reference.md section 5; tracks, blends and alphas in utilities/tracks.py):
 
@@ -14,7 +25,8 @@ Stages of ``--track N`` (docs/reference.md section 5; tracks, blends and alphas 
              -> merge (float16) -> pad the MLP (TP 4 x AWQ group 128) -> AWQ (calibrated on the dev
              questions) -> install into the track's checkpoint folder
 
-Each stage runs one step script (``training/<step>.py``, ``main(argv)``), which writes its output
+Each stage runs one step script (``training/<step>.py``, ``main(argv)``; ``shopbench finetune``,
+``average``, ``wise-ft``, ``merge``, ``pad``, ``quantize`` run them alone), which writes its output
 folder atomically with a ``manifest.json``. The pipeline records, per stage, a fingerprint of its
 inputs (their manifests, or for raw inputs the size and time of every file) in
 ``WORK/pipeline.json``; a rerun skips every stage whose output exists and whose inputs are
@@ -31,19 +43,22 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import json
 import logging
 import shutil
 import subprocess
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from tqdm.auto import tqdm
-
+from training.cli import PROGS, MissingInput, need_folder
 from utilities.artifacts import checkpoint_steps
+from utilities.errors import SetupError, require, run_command
+from utilities.progress import add_flag, apply_flag, bar, enabled, say
 from utilities.tracks import get_track
 
 from utilities.grader import AWQ_GROUP_SIZE, DEV_FILE, GPUS, REPO  # noqa: E402
@@ -65,6 +80,9 @@ TP, GROUP = GPUS, AWQ_GROUP_SIZE  # 4 x T4, AWQ group 128: the padded intermedia
 # with other distractors, option orders and wordings, instead of repeating round 1's rows.
 DATA_SEEDS = (0, 1)
 
+PROG = PROGS["training.pipeline"]
+TRAIN_REQUIREMENTS = "pip install -r requirements-train.txt"  # the GPU training environment (docs/training.md)
+
 log = logging.getLogger("shopbench.pipeline")
 
 
@@ -76,6 +94,8 @@ class Stage:
     run: Callable[[bool], object]  # run(overwrite)
     params: dict = field(default_factory=dict)
     command: str = ""  # how the stage runs, for --dry-run
+    needs: tuple[str, ...] = ()  # modules of optional layers it imports (utilities.errors.LAYERS: "awq", "vllm")
+    check: Callable[[], None] | None = None  # raises a SetupError when the stage cannot run here (before any runs)
 
 
 # ---- fingerprints and state --------------------------------------------------------------------
@@ -107,30 +127,76 @@ def save_state(work: Path, state: dict) -> None:
     (work / STATE_FILE).write_text(json.dumps(state, indent=1) + "\n")
 
 
-def run_stages(stages: list[Stage], work: Path, dry_run: bool = False) -> dict:
-    """Run the stages whose output is missing or whose inputs changed; record each in the state."""
+def preflight(stages: Sequence[Stage]) -> None:
+    """What the stages need, checked before any of them runs: every optional layer a stage imports
+    (``require``: a missing one is a MissingLayer naming its make target) and each stage's own check
+    (the fine-tuning config on this machine, the launcher). Seconds, not the hours of the stages
+    before the one that would fail. The cheap checks come first: a layer that is not installed at
+    all (found without importing it), then the stages' checks, then the layers' imports (AutoAWQ:
+    ~10 s, which the quantize stage would spend anyway; a broken build is said here too)."""
+    layers = {module: [stage.name for stage in stages if module in stage.needs]
+              for module in dict.fromkeys(m for stage in stages for m in stage.needs)}
+
+    def purpose(module: str) -> str:
+        users = layers[module]
+        return f"the pipeline's {', '.join(users)} stage{'s' if len(users) > 1 else ''}"
+
+    for module in layers:
+        if importlib.util.find_spec(module.split(".")[0]) is None:
+            require(module, purpose(module))  # not installed: a MissingLayer, at once
+    for stage in stages:
+        if stage.check is not None:
+            stage.check()
+    for module in layers:
+        # AutoAWQ prints a deprecation notice on import, after turning DeprecationWarnings on for good
+        # (warnings.simplefilter in its __init__): recorded here, not shown, and the filters put back
+        with warnings.catch_warnings(record=True):
+            require(module, purpose(module))
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def run_stages(stages: list[Stage], work: Path, dry_run: bool = False, checked: bool = False) -> dict:
+    """Run the stages whose output is missing or whose inputs changed; record each in the state.
+
+    First :func:`preflight` (unless ``checked``: the caller ran it). Each stage says one plain line
+    on stderr when it starts (or is up to date) and one when done, with its time; a bar over the
+    stages is drawn only where ``utilities.progress.enabled()``. ``dry_run`` prints the stages on
+    stdout and runs nothing."""
+    if not dry_run and not checked:
+        preflight(stages)
     state = load_state(work)
-    for stage in tqdm(stages, desc="pipeline", unit="stage"):
-        print_ = tqdm.write
-        done = state["stages"].get(stage.name, {})
-        if any(not Path(p).exists() for p in stage.inputs) and not dry_run:
+    total = len(stages)
+    with bar(total=total, desc="pipeline", unit="stage", disable=dry_run or not enabled()) as progress:
+        for number, stage in enumerate(stages, 1):
+            head = f"stage {number}/{total} {stage.name}"
+            if dry_run:
+                print(f"{head}: would write {stage.output} from {', '.join(map(str, stage.inputs))}")
+                if stage.command:
+                    print(f"    {stage.command}")
+                continue
+            done = state["stages"].get(stage.name, {})
             missing = [str(p) for p in stage.inputs if not Path(p).exists()]
-            raise FileNotFoundError(f"stage {stage.name}: missing input {missing}")
-        key = fingerprint(stage.inputs, stage.params) if not dry_run else None
-        if not dry_run and stage.output.exists() and done.get("fingerprint") == key:
-            print_(f"[{stage.name}] up to date: {stage.output}")
-            done["status"] = "skipped"
-            continue
-        if dry_run:
-            print_(f"[{stage.name}] would write {stage.output} from {', '.join(map(str, stage.inputs))}"
-                   + (f"\n    {stage.command}" if stage.command else ""))
-            continue
-        print_(f"[{stage.name}] -> {stage.output}")
-        started = time.time()
-        stage.run(stage.output.exists())
-        state["stages"][stage.name] = {"fingerprint": key, "output": str(stage.output), "status": "ran",
-                                       "seconds": round(time.time() - started, 1), "params": stage.params}
-        save_state(work, state)
+            if missing:
+                raise MissingInput(f"{head}: its input {', '.join(missing)} does not exist; restore it (or "
+                                   "rerun the stage that writes it) and run the pipeline again")
+            key = fingerprint(stage.inputs, stage.params)
+            if stage.output.exists() and done.get("fingerprint") == key:
+                say(f"{head}: up to date: {stage.output}")
+                done["status"] = "skipped"
+                progress.update(1)
+                continue
+            say(f"{head}: -> {stage.output}")
+            started = time.time()
+            stage.run(stage.output.exists())
+            seconds = time.time() - started
+            state["stages"][stage.name] = {"fingerprint": key, "output": str(stage.output), "status": "ran",
+                                           "seconds": round(seconds, 1), "params": stage.params}
+            save_state(work, state)
+            say(f"{head}: done in {_duration(seconds)}")
+            progress.update(1)
     if not dry_run:
         save_state(work, state)
     return state
@@ -147,9 +213,8 @@ def build_data(sources: Path, out: Path, blend: str, limit: int | None, seed: in
         argv = ["build", "--sources", str(sources), "--out", str(out), "--blend", blend, "--seed", str(seed)]
         manifest = data_main(argv + (["--limit", str(limit)] if limit else []))
         if manifest is not None and not manifest["complete"]:  # never train on a set that lost files unseen
-            from training.data.build import render_losses
-
-            raise RuntimeError(f"the data build lost source files; mend them and run again:\n{render_losses(manifest)}")
+            raise SetupError(f"--sources {sources}: the data build lost source files (listed above, and under "
+                             f"\"lost\" in {out / 'manifest.json'}); mend or download them again and rerun")
         return manifest
 
     return run
@@ -164,13 +229,29 @@ def step(module: str, argv: list[str], overwrite_flag: str = "--overwrite") -> C
     return run
 
 
+def launcher_path(name: str) -> str | None:
+    """The launcher's program: on PATH, or beside this Python (``.venv/bin/accelerate`` when the
+    environment is not activated); None when neither."""
+    found = shutil.which(name)
+    if found:
+        return found
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.is_file() else None
+
+
 def launched(launcher: Sequence[str], module: str, argv: list[str],
              overwrite_flag: str = "--overwrite") -> Callable[[bool], object]:
     """``step`` in processes of their own: ``LAUNCHER -m training.MODULE ARGV`` (e.g. accelerate launch)."""
     def run(overwrite: bool):
-        command = [*launcher, "-m", f"training.{module}", *argv, *([overwrite_flag] if overwrite else [])]
+        program = launcher_path(launcher[0]) or launcher[0]
+        command = [program, *launcher[1:], "-m", f"training.{module}", *argv, *([overwrite_flag] if overwrite else [])]
         log.info("running %s", " ".join(command))
-        subprocess.run(command, check=True, cwd=REPO)
+        done = subprocess.run(command, cwd=REPO)
+        if done.returncode == 2:  # a SetupError (or argparse) in the launched step: its one line is above
+            raise SetupError(f"{launcher[0]} ... -m training.{module}: refused to run (exit status 2); "
+                             "its one-line error above says what to fix")
+        if done.returncode:
+            raise subprocess.CalledProcessError(done.returncode, command)
 
     return run
 
@@ -183,16 +264,41 @@ def pick_checkpoints(adapter_dir: Path, steps: Sequence[int] | None) -> list[Pat
     if steps:
         missing = [s for s in steps if s not in found]
         if missing:
-            raise FileNotFoundError(f"{adapter_dir}: no checkpoint for steps {missing} (saved: {saved}); "
-                                    "pass saved steps with --average-steps, or leave it out to average the "
-                                    "last checkpoint with the one nearest 150/192 of the run")
+            raise MissingInput(f"{adapter_dir}: no checkpoint for steps {missing} (saved: {saved}); "
+                               "pass saved steps with --average-steps, or leave it out to average the "
+                               "last checkpoint with the one nearest 150/192 of the run")
         return [found[s] for s in steps]
     if len(found) < 2:
-        raise FileNotFoundError(f"{adapter_dir}: averaging needs two checkpoints, the run saved: {saved}; "
-                                "lower save_steps in the fine-tuning config")
+        raise MissingInput(f"{adapter_dir}: averaging needs two checkpoints, the run saved: {saved}; "
+                           "lower save_steps in the fine-tuning config")
     last = max(found)
     partner = min((s for s in found if s < last), key=lambda s: (abs(s - AVERAGE_FRACTION * last), -s))
     return [found[partner], found[last]]
+
+
+def finetune_check(stage: str, config: Path, sets: Sequence[str], launcher: Sequence[str] | None) -> Callable[[], None]:
+    """A fine-tuning stage's preflight: its config resolves, runs on this machine (a 4-bit base needs
+    CUDA and bitsandbytes; ``deepspeed:`` needs DeepSpeed) and its launcher is installed."""
+    def check():
+        from training import finetune
+
+        if not config.is_file():
+            raise MissingInput(f"stage {stage}: the config {config} does not exist; restore it from git")
+        try:
+            cfg, _ = finetune.resolve_config(finetune.load_config(config, sets))
+            finetune.check_hardware(cfg)
+        except finetune.ConfigError as err:
+            raise SetupError(f"stage {stage} ({config.name}): {err}") from err
+        if cfg["deepspeed"] and importlib.util.find_spec("deepspeed") is None:
+            raise SetupError(f"stage {stage} ({config.name}): deepspeed: {cfg['deepspeed']} needs DeepSpeed, "
+                             f"which is not installed; fine-tune on the GPUs in the environment of "
+                             f"requirements-train.txt (`{TRAIN_REQUIREMENTS}`)")
+        if launcher and launcher_path(launcher[0]) is None:
+            raise SetupError(f"--launcher {' '.join(launcher)!r}: {launcher[0]} is not installed (not on PATH nor "
+                             f"beside {sys.executable}); `{TRAIN_REQUIREMENTS}`, or pass --launcher none to "
+                             "fine-tune in this process")
+
+    return check
 
 
 def average_checkpoints(adapter_dir: Path, out: Path, steps: Sequence[int] | None) -> Callable[[bool], object]:
@@ -223,19 +329,22 @@ def weights_stages(work: Path, sources: Path, track: int, *, round1_config: Path
     blend1, blend2 = data1 / f"blend-{t.round1_blend}.jsonl", data2 / f"blend-{t.blend}.jsonl"
     base = [f"base_model={base_model}"] if base_model else []
 
-    def finetune(argv: list[str]) -> tuple[Callable[[bool], object], str]:
-        shown = " ".join([*(launcher or ["python"]), "-m", "training.finetune", *argv])
-        return (launched(launcher, "finetune", argv) if launcher else step("finetune", argv)), shown
+    def finetune(stage: str, config: Path, sets: list[str]) -> tuple[Callable[[bool], object], str, Callable[[], None]]:
+        argv = [str(config), "--quiet", "--set", *sets]
+        shown = " ".join([*launcher, "-m", "training.finetune", *argv]) if launcher else \
+            " ".join([PROGS["training.finetune"], *argv])
+        run = launched(launcher, "finetune", argv) if launcher else step("finetune", argv)
+        return run, shown, finetune_check(stage, config, sets, launcher)
 
-    run1, shown1 = finetune([str(round1_config), "--quiet", "--set", f"output_dir={r1 / 'adapter'}",
-                             f"datasets.0.path={blend1}", *base, *finetune_sets])
-    run2, shown2 = finetune([str(round2_config), "--quiet", "--set", f"output_dir={r2 / 'adapter'}",
-                             f"datasets.0.path={blend2}", f"base_model={r1 / 'merged'}", *finetune_sets])
+    run1, shown1, check1 = finetune("finetune-round1", round1_config, [
+        f"output_dir={r1 / 'adapter'}", f"datasets.0.path={blend1}", *base, *finetune_sets])
+    run2, shown2, check2 = finetune("finetune-round2", round2_config, [
+        f"output_dir={r2 / 'adapter'}", f"datasets.0.path={blend2}", f"base_model={r1 / 'merged'}", *finetune_sets])
     stages = [
         Stage("data-round1", blend1, [sources], build_data(sources, data1, t.round1_blend, data_limit, DATA_SEEDS[0]),
               {"blend": t.round1_blend, "limit": data_limit, "seed": DATA_SEEDS[0]}),
         Stage("finetune-round1", r1 / "adapter", [blend1, round1_config], run1,
-              {"sets": list(finetune_sets)}, shown1),
+              {"sets": list(finetune_sets)}, shown1, check=check1),
         Stage("wise-ft-round1", r1 / "wise", [r1 / "adapter"],
               step("wise_ft", ["--adapter", str(r1 / "adapter"), "--out", str(r1 / "wise"),
                                "--alpha", str(t.round1_alpha)]), {"alpha": t.round1_alpha}),
@@ -246,7 +355,7 @@ def weights_stages(work: Path, sources: Path, track: int, *, round1_config: Path
         Stage("data-round2", blend2, [sources], build_data(sources, data2, t.blend, data_limit, DATA_SEEDS[1]),
               {"blend": t.blend, "limit": data_limit, "seed": DATA_SEEDS[1]}),
         Stage("finetune-round2", r2 / "adapter", [blend2, round2_config, r1 / "merged"], run2,
-              {"sets": list(finetune_sets)}, shown2),
+              {"sets": list(finetune_sets)}, shown2, check=check2),
         Stage("average", r2 / "average", [r2 / "adapter"],
               average_checkpoints(r2 / "adapter", r2 / "average", average_steps),
               {"steps": list(average_steps) if average_steps else "last, and the one nearest 150/192 of it"},
@@ -264,7 +373,7 @@ def weights_stages(work: Path, sources: Path, track: int, *, round1_config: Path
         Stage("quantize", r2 / "awq", [r2 / "padded", DEV_FILE],
               step("quantize_awq", [str(r2 / "padded"), "--out", str(r2 / "awq"), "--tp", str(quantize_tp),
                                     "--group-size", str(group)]),
-              {"tp": quantize_tp, "group": group}),
+              {"tp": quantize_tp, "group": group}, needs=("awq",)),
     ]
     return stages
 
@@ -301,20 +410,27 @@ TINY_STEPS = ("max_steps=4", "save_steps=2", "gradient_accumulation_steps=2")
 
 
 def tiny(out: Path) -> dict:
-    """Every stage on a tiny model on the CPU, then answer the dev questions with the result."""
-    from models.tiny import build_tiny_qwen2
+    """Every stage on a tiny model on the CPU, then answer the dev questions with the result.
 
-    out.mkdir(parents=True, exist_ok=True)
+    What the stages need is checked first (:func:`preflight`: AutoAWQ for the quantize stage), before
+    anything is written; vLLM is optional (:func:`vllm_note`)."""
     base = out / "base"
-    if not (base / "config.json").is_file():
-        build_tiny_qwen2(base)
     stages = weights_stages(
         out, FIXTURE_SOURCES, TINY_TRACK, round1_config=CONFIGS / "tiny_cpu.yaml",
         round2_config=CONFIGS / "tiny_cpu.yaml", average_steps=None, data_limit=4, base_model=str(base),
         merge_dtypes=("float32", "float16"), finetune_sets=TINY_STEPS,
         quantize_tp=1,  # the tiny model's 128-wide o_proj cannot split into whole 128-groups over 4 GPUs
     )
-    state = run_stages(stages, out)
+    preflight(stages)  # AutoAWQ (the quantize stage, and reading its output back) before anything is written
+    note = vllm_note()
+    if note:
+        say(note)
+    out.mkdir(parents=True, exist_ok=True)
+    if not (base / "config.json").is_file():
+        from models.tiny import build_tiny_qwen2
+
+        build_tiny_qwen2(base)
+    state = run_stages(stages, out, checked=True)
     checks = tiny_checks(out)
     # in a process of its own: a vLLM engine binds this process's threads for good
     answers_file = out / "answers.json"
@@ -368,6 +484,15 @@ def answer_dev_questions(awq: Path, out: Path) -> dict:  # out: a work folder fo
     return {"engine": type(engine).__name__, "questions": len(answered), "unparseable": len(failures), "rows": answered}
 
 
+def vllm_note() -> str | None:
+    """Why the dev questions will not be answered by vLLM, when it is not installed (None when it is;
+    whether this CPU can run its AWQ kernel is found out when answering)."""
+    if importlib.util.find_spec("vllm") is not None:
+        return None
+    return ("vLLM is not installed: skipped; the dev questions will be answered by the transformers engine on "
+            "the dequantized AWQ weights (`make vllm` adds vLLM)")
+
+
 def _awq_engine(awq: Path, out: Path):
     """vLLM's CPU build on the AWQ folder where vLLM imports and has its int4 kernel (AVX-512 CPUs);
     else the transformers engine on the dequantized weights (transformers cannot run AWQ kernels on
@@ -410,21 +535,29 @@ def main(argv: list[str] | None = None):
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if argv[:1] == ["tiny"]:
-        parser = argparse.ArgumentParser(prog="python -m training.pipeline tiny")
+        parser = argparse.ArgumentParser(
+            prog=f"{PROG} tiny", description="every stage on a tiny model, on a CPU, then the dev questions "
+            "answered with the result; needs AutoAWQ (`make awq`), and vLLM (`make vllm`) where it is there")
         parser.add_argument("tiny")
-        parser.add_argument("--out", type=Path, required=True, help="work folder for every stage's output")
-        return tiny(parser.parse_args(argv).out)
+        parser.add_argument("--out", type=Path, required=True,
+                            help="work folder for every stage's output (a rerun skips the finished stages)")
+        add_flag(parser)
+        args = parser.parse_args(argv)
+        apply_flag(args)
+        return tiny(args.out)
     if argv[:1] == ["answer"]:
-        parser = argparse.ArgumentParser(prog="python -m training.pipeline answer",
+        parser = argparse.ArgumentParser(prog=f"{PROG} answer",
                                          description="answer the dev questions with an AWQ model folder")
         parser.add_argument("answer")
         parser.add_argument("awq", type=Path)
         parser.add_argument("--out", type=Path, required=True, help="JSON file for the answers")
         args = parser.parse_args(argv)
+        need_folder(args.awq, "AWQ_DIR", "an AWQ model folder", holds=("config.json",),
+                    hint=f"`{PROGS['training.quantize_awq']}` writes one")
         result = answer_dev_questions(args.awq, args.out.parent)
         args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
         return result
-    parser = argparse.ArgumentParser(prog="python -m training.pipeline", description=__doc__,
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--track", type=int, required=True, choices=range(1, 6))
     parser.add_argument("--sources", type=Path, required=True, help="the training sources (training/data/sources.py)")
@@ -439,7 +572,11 @@ def main(argv: list[str] | None = None):
                         help="how fine-tuning runs, '-m training.finetune ...' appended (default: %(default)s); "
                              "'none' runs it in this process")
     parser.add_argument("--dry-run", action="store_true", help="list the stages and their files, run nothing")
+    add_flag(parser)
     args = parser.parse_args(argv)
+    apply_flag(args)
+    need_folder(args.sources, "--sources", "the folder that holds one subfolder per source",
+                hint="esci/, amazon_m2/, mmlu/, ...: training/data/sources.py")
     t = get_track(args.track)
     work = args.work / f"track{args.track}"
     stages = weights_stages(work, args.sources, args.track, round1_config=CONFIGS / "qlora_qwen2_72b.yaml",
@@ -452,4 +589,4 @@ def main(argv: list[str] | None = None):
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main, prog=PROG)

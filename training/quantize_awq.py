@@ -8,8 +8,13 @@ followed by the true answer written as the model should write it ("2", "1, 4, 3,
 "3, 8, 9", "cadbury", the reference text) and its end-of-turn token. Nothing is downloaded: AutoAWQ's
 default calibration set (pile-val, fetched from the Hub) is never used.
 
-    python -m training.quantize_awq MODEL_DIR --out DIR [--calibration data/development.json]
+    shopbench quantize MODEL_DIR --out DIR [--calibration data/development.json]
         [--group-size 128] [--bits 4] [--max-seq-len N] [--samples N] [--tensor-parallel-size 4] [--overwrite]
+        [--progress]
+
+It needs AutoAWQ (``make awq``; ``make test`` builds it too): without it the command is one line
+naming that target. Off a terminal AutoAWQ's own bars (``AWQ: 40%|``) are switched off; ``--progress``
+draws them anyway.
 
 The model folder must hold safetensors weights whose linear layers split into whole groups: every
 input width a multiple of the group size, and the input width of each row-parallel layer
@@ -29,19 +34,22 @@ AutoAWQ's own unpacking), to compare outputs on a CPU without AWQ kernels.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import shutil
-import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from models.settings import EngineSettings
-from utilities.grader import AWQ_GROUP_SIZE, DEV_FILE
+from training.cli import PROGS, quiet_library_bars, refuse_out
 from utilities.artifacts import step_output, write_manifest
+from utilities.errors import SetupError, require, run_command
+from utilities.grader import AWQ_GROUP_SIZE, DEV_FILE
+from utilities.progress import add_flag, apply_flag, enabled
 
 log = logging.getLogger("shopbench.training.quantize_awq")
 
@@ -54,15 +62,18 @@ TOKENIZER_FILES = (
     "added_tokens.json", "chat_template.jinja", "chat_template.json", "tokenizer.model",
 )
 ROW_PARALLEL = ("o_proj", "down_proj")  # vLLM splits these layers' inputs across the GPUs
+PROG = PROGS["training.quantize_awq"]
+AWQ_PURPOSE = f"the AWQ step ({PROG}, training.quantize_awq)"
 PAD_HINT = (
-    "Pad the MLP first with training/pad_mlp.py (`python -m training.pad_mlp MODEL_DIR --out OUT_DIR "
+    f"Pad the MLP first with training/pad_mlp.py (`{PROGS['training.pad_mlp']} MODEL_DIR --out OUT_DIR "
     "--tp N --group-size 128`: zero rows in gate/up, zero columns in down, interleaved, to a multiple of "
     "tensor-parallel size x group size; the model's outputs do not change)"
 )
 
 
-class QuantizeError(ValueError):
-    """A model folder or option that cannot be quantized as asked; the message says why and what to do."""
+class QuantizeError(SetupError, ValueError):
+    """A model folder or option that cannot be quantized as asked; the message says why and what to do
+    (a SetupError: the command prints it as one line, exit status 2)."""
 
 
 # ---- calibration texts ---------------------------------------------------------------------------
@@ -218,8 +229,7 @@ def check_quantizable(model_dir: str | os.PathLike, group_size: int = AWQ_GROUP_
         raise QuantizeError(f"--group-size {group_size}: must be a positive multiple of {32 // bits}")
     if tensor_parallel_size < 1:
         raise QuantizeError(f"--tensor-parallel-size {tensor_parallel_size}: must be at least 1")
-    _import_awq()
-    from awq.models.auto import AWQ_CAUSAL_LM_MODEL_MAP
+    AWQ_CAUSAL_LM_MODEL_MAP = _awq_module("awq.models.auto").AWQ_CAUSAL_LM_MODEL_MAP
 
     if config.get("model_type") not in AWQ_CAUSAL_LM_MODEL_MAP:
         raise QuantizeError(f"{model_dir}: AutoAWQ cannot quantize model_type {config.get('model_type')!r}")
@@ -255,11 +265,36 @@ def check_quantized_config(out_dir: str | os.PathLike, group_size: int = AWQ_GRO
 
 # ---- quantization --------------------------------------------------------------------------------
 
+def _awq_module(name: str = "awq"):
+    """An AutoAWQ module, or a MissingLayer (a SetupError) naming ``make awq``."""
+    # AutoAWQ prints a deprecation notice on import, after turning DeprecationWarnings on for good
+    # (warnings.simplefilter in its __init__): recorded here, not shown, and the filters put back
+    with warnings.catch_warnings(record=True):
+        return require(name, AWQ_PURPOSE)
+
+
 def _import_awq():
-    with warnings.catch_warnings():  # AutoAWQ prints a deprecation notice on import (see README)
-        warnings.simplefilter("ignore")
-        from awq import AutoAWQForCausalLM
-    return AutoAWQForCausalLM
+    return _awq_module("awq").AutoAWQForCausalLM
+
+
+@contextlib.contextmanager
+def _awq_bars() -> Iterator[None]:
+    """AutoAWQ draws its bars with tqdm imported into its own modules; off a terminal (and without
+    --progress) they are switched off for the block, then put back."""
+    if enabled():
+        yield
+        return
+    import functools
+
+    modules = [_awq_module(name) for name in ("awq.quantize.quantizer", "awq.models.base")]
+    saved = [m.tqdm for m in modules]
+    for m, tqdm in zip(modules, saved):
+        m.tqdm = functools.partial(tqdm, disable=True)
+    try:
+        yield
+    finally:
+        for m, tqdm in zip(modules, saved):
+            m.tqdm = tqdm
 
 
 def _cpu_safe_quantizer():
@@ -273,8 +308,7 @@ def _cpu_safe_quantizer():
     logits moved twice as far as int4 rounding alone explains). Here the saved state is a real copy
     where it lives in CPU memory; on a GPU nothing changes.
     """
-    _import_awq()
-    from awq.quantize.quantizer import AwqQuantizer
+    AwqQuantizer = _awq_module("awq.quantize.quantizer").AwqQuantizer
 
     class CpuSafeAwqQuantizer(AwqQuantizer):
         def _compute_best_scale(self, x, w_mean, x_mean, module2inspect, linears2scale, fp16_output, kwargs={}):  # noqa: B006 - AutoAWQ's signature
@@ -304,12 +338,12 @@ def quantize(
     overwrite: bool = False,
 ) -> Path:
     """Quantize ``model_dir`` into ``out_dir`` (AWQ GEMM, zero point) calibrated on ``calibration``."""
+    started = time.time()
+    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    config = check_quantizable(model_dir, group_size, bits, tensor_parallel_size)  # AutoAWQ too: before the rest
     import torch
     from transformers import AutoTokenizer
 
-    started = time.time()
-    model_dir, out_dir = Path(model_dir), Path(out_dir)
-    config = check_quantizable(model_dir, group_size, bits, tensor_parallel_size)
     with step_output(out_dir, overwrite) as partial:  # a failure from here on leaves no out_dir
         rows = load_rows(calibration, samples)
         tokenizer = AutoTokenizer.from_pretrained(model_dir)  # the model's own chat template
@@ -333,25 +367,10 @@ def quantize(
                  len(texts), total, blocks, block, left_out)
 
         AutoAWQForCausalLM = _import_awq()
-        awq_model = AutoAWQForCausalLM.from_pretrained(
-            str(model_dir),
-            torch_dtype=torch.float16,  # AWQ's scales and kernels are fp16 (T4 has no bfloat16)
-            trust_remote_code=False,
-            safetensors=True,
-            device_map=None,  # in CPU RAM; the quantizer moves one layer at a time to a GPU where there is one
-            low_cpu_mem_usage=True,
-            use_cache=False,
-        )
+        with quiet_library_bars(), _awq_bars():
+            awq_model = _quantized(AutoAWQForCausalLM, model_dir, tokenizer, texts, block, group_size, bits)
+            awq_model.save_quantized(str(partial))
         quant_config = {**QUANT_CONFIG, "q_group_size": group_size, "w_bit": bits}
-        awq_model.quantize(
-            tokenizer,
-            quant_config=quant_config,
-            calib_data=texts,  # never the default "pileval", which downloads
-            max_calib_samples=len(texts),
-            max_calib_seq_len=block,
-            quantizer_cls=_cpu_safe_quantizer(),
-        )
-        awq_model.save_quantized(str(partial))
         for name in TOKENIZER_FILES:
             if (model_dir / name).is_file():
                 shutil.copyfile(model_dir / name, partial / name)
@@ -374,6 +393,31 @@ def quantize(
     return out_dir
 
 
+def _quantized(AutoAWQForCausalLM, model_dir: Path, tokenizer, texts: list[str], block: int, group_size: int,
+               bits: int):
+    """The model of ``model_dir`` loaded by AutoAWQ and quantized, calibrated on ``texts``."""
+    import torch
+
+    awq_model = AutoAWQForCausalLM.from_pretrained(
+        str(model_dir),
+        torch_dtype=torch.float16,  # AWQ's scales and kernels are fp16 (T4 has no bfloat16)
+        trust_remote_code=False,
+        safetensors=True,
+        device_map=None,  # in CPU RAM; the quantizer moves one layer at a time to a GPU where there is one
+        low_cpu_mem_usage=True,
+        use_cache=False,
+    )
+    awq_model.quantize(
+        tokenizer,
+        quant_config={**QUANT_CONFIG, "q_group_size": group_size, "w_bit": bits},
+        calib_data=texts,  # never the default "pileval", which downloads
+        max_calib_samples=len(texts),
+        max_calib_seq_len=block,
+        quantizer_cls=_cpu_safe_quantizer(),
+    )
+    return awq_model
+
+
 def _version(dist: str) -> str | None:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -393,8 +437,8 @@ def dequantize_gemm_linear(qweight, qzeros, scales, group_size: int, bits: int =
     with AutoAWQ's own ``awq.utils.packing_utils``.
     """
     import torch
-    from awq.utils.packing_utils import dequantize_gemm
 
+    dequantize_gemm = _awq_module("awq.utils.packing_utils").dequantize_gemm
     if qweight.dtype != torch.int32 or qzeros.dtype != torch.int32:
         raise QuantizeError("qweight and qzeros must be int32 (AutoAWQ GEMM packing)")
     # (q - z) is exact in int8; multiplying by float32 scales keeps the product exact to float32
@@ -450,10 +494,7 @@ def load_dequantized(folder: str | os.PathLike, dtype=None):
 # ---- command line ---------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> Path:
-    parser = argparse.ArgumentParser(
-        prog="python -m training.quantize_awq", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model_dir", type=Path, help="the merged, MLP-padded Hugging Face model folder")
     parser.add_argument("--out", type=Path, required=True, help="the AWQ model folder to write")
     parser.add_argument("--calibration", type=Path, default=DEV_FILE, help="dev questions, JSON Lines (default: %(default)s)")
@@ -465,16 +506,15 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--tensor-parallel-size", "--tp", type=int, default=TENSOR_PARALLEL_SIZE,
                         help="GPUs the model will be split across; each shard must be whole groups (default: %(default)s)")
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    add_flag(parser)
     args = parser.parse_args(argv)
+    apply_flag(args)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        return quantize(args.model_dir, args.out, args.calibration, args.group_size, args.bits,
-                        args.max_seq_len, args.samples, args.tensor_parallel_size, args.overwrite)
-    except (QuantizeError, FileExistsError) as err:
-        if argv is not None:  # called from Python (tests, the pipeline): keep the exception
-            raise
-        sys.exit(f"quantize_awq: {err}")
+    refuse_out(args.out, args.overwrite)
+    # a QuantizeError, an --out that exists or a missing AutoAWQ: SetupErrors, one line from run_command
+    return quantize(args.model_dir, args.out, args.calibration, args.group_size, args.bits,
+                    args.max_seq_len, args.samples, args.tensor_parallel_size, args.overwrite)
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main, prog=PROG)

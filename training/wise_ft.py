@@ -1,7 +1,9 @@
 """wise-ft: scale a LoRA adapter's weight update by alpha, written as a new PEFT adapter.
 
-    python -m training.wise_ft --adapter ADAPTER_DIR --out OUT_DIR --alpha 0.25
-    python -m training.wise_ft --adapter ADAPTER_DIR --out OUT_DIR --track 3 [--round 2]
+    shopbench wise-ft --adapter ADAPTER_DIR --out OUT_DIR --alpha 0.25
+    shopbench wise-ft --adapter ADAPTER_DIR --out OUT_DIR --track 3 [--round 2]
+
+(the core environment, ``make eval``, runs it)
 
 wise-ft interpolates between the base and the fine-tuned weights: ``W = W_base + alpha * delta``
 with ``delta = scaling * B @ A`` the adapter's update, so alpha 0 is the base model, 1 the fine-tune,
@@ -34,7 +36,11 @@ import warnings
 from pathlib import Path
 
 from training.average_adapters import ADAPTER_CONFIG, ADAPTER_WEIGHTS, check_plain_lora
+from training.cli import PROGS, need_folder, refuse_out
 from utilities.artifacts import ADAPTER_FILES, step_output, write_manifest
+from utilities.errors import run_command
+
+PROG = PROGS["training.wise_ft"]
 
 
 def track_alpha(track: int, round_: int = 2) -> float:
@@ -84,7 +90,7 @@ def wise_ft(adapter: str | Path, out: str | Path, alpha: float, overwrite: bool 
 
 
 def main(argv: list[str] | None = None) -> Path:
-    parser = argparse.ArgumentParser(prog="python -m training.wise_ft", description=__doc__,
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--adapter", type=Path, required=True, help="PEFT LoRA folder")
     parser.add_argument("--out", type=Path, required=True, help="output PEFT folder")
@@ -96,6 +102,9 @@ def main(argv: list[str] | None = None) -> Path:
                         help="with --track: the fine-tuning iteration whose alpha to use (default 2, as submitted)")
     parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     args = parser.parse_args(argv)
+    need_folder(args.adapter, "--adapter", "a PEFT LoRA adapter folder", holds=(ADAPTER_CONFIG, ADAPTER_WEIGHTS),
+                hint="fine-tuning's output_dir or one of its checkpoint-N folders")
+    refuse_out(args.out, args.overwrite)
     if args.track is not None:
         alpha, params = track_alpha(args.track, args.round), {"track": args.track, "round": args.round}
     else:
@@ -104,4 +113,4 @@ def main(argv: list[str] | None = None) -> Path:
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main, prog=PROG)

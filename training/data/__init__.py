@@ -1,8 +1,8 @@
 """The training set: readers of seven sources (the winners' six public ones and EC-Guide), the 38
 registered seed dataset builders (plus 15 extra EC-Guide ones), blends. The datasets: docs/datasets.md.
 
-    python -m training.data list
-    python -m training.data build --sources DIR --out DIR [--overwrite] [--blend NAME] [--only NAME ...]
+    shopbench data list
+    shopbench data build --sources DIR --out DIR [--overwrite] [--blend NAME] [--only NAME ...]   (make eval)
 
 Layout: ``sources.py`` (what each source's reader yields), ``readers/`` (one module per source's
 on-disk format), ``registry.py`` (``@register`` and the ``Builder`` protocol), ``rows.py`` (questions

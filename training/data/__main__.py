@@ -1,13 +1,17 @@
 """The training-data command line.
 
-    python -m training.data list [--all]
-    python -m training.data build --sources DIR --out DIR [--overwrite] [--blend NAME] [--only NAME ...] [--limit N] [--seed S] [--enrichment FILE]
+    shopbench data list [--all]
+    shopbench data build --sources DIR --out DIR [--overwrite] [--blend NAME] [--only NAME ...] [--limit N] [--seed S] [--enrichment FILE] [--progress]
 
-The build writes into a fresh folder beside --out and renames it into place when done; a --out
-that is not empty is refused without --overwrite. Exit status: 0 built and nothing lost; 3 built,
-but a source file (or the rest of one), a source or a dataset was lost: a summary naming each is
-printed to stderr and recorded in the manifest ("complete": false, "lost"); 2 refused (bad
-arguments, a --out that is not empty); 1 a crash (nothing written to --out).
+It needs the core environment only (``make eval``). The build writes into a fresh folder beside
+--out and renames it into place when done; a --out that is not empty is refused without
+--overwrite. Exit status: 0 built and nothing lost; 3 built, but a source file (or the rest of
+one), a source or a dataset was lost: a summary naming each is printed to stderr and recorded in
+the manifest ("complete": false, "lost"); 2 refused (bad arguments, a --sources folder that does
+not exist, a --out that is not empty: one line naming the flag); 1 a crash (nothing written to --out).
+
+Off a terminal the build says one plain line per dataset; a progress bar per dataset is drawn on a
+terminal, or anywhere with --progress.
 """
 from __future__ import annotations
 
@@ -15,12 +19,16 @@ import argparse
 import sys
 from pathlib import Path
 
+from training.cli import PROGS, UnknownName, need_folder
 from training.data.blends import blends, sizes, write_blend
 from training.data.build import build, render_losses, render_report
 from training.data.registry import load_builders, summary
+from utilities.errors import SetupError, one_line, run_command
+from utilities.progress import add_flag, apply_flag
 
+PROG = PROGS["training.data"]
 EXIT_LOST = 3  # built, but something was lost (manifest "complete": false)
-EXIT_REFUSED = 2  # argparse's status for bad arguments; also a --out that is not empty
+EXIT_REFUSED = 2  # argparse's status for bad arguments; also a SetupError (a --out that is not empty, ...)
 
 
 def cmd_list(show_extra: bool = False) -> None:
@@ -32,13 +40,12 @@ def cmd_list(show_extra: bool = False) -> None:
             print(f"{name:42s} {cls.source:20s} {cls.task_type:26s} {cls.size:>7,d}  {mark}{summary(cls)}")
     extras = sum(not cls.seed_set for cls in registry.values())
     if extras and not show_extra:
-        print(f"(+ {extras} extra datasets, built only by name: `list --all`)", file=sys.stderr)
+        print(f"(+ {extras} extra datasets, built only by name: `{PROG} list --all`)", file=sys.stderr)
 
 
-def main(argv: list[str] | None = None) -> dict | None:
-    parser = argparse.ArgumentParser(prog="python -m training.data", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
     ls = sub.add_parser("list", help="one line per dataset: name, source, task type, seed size")
     ls.add_argument("--all", action="store_true", help="also the extra datasets (EC-Guide), marked 'extra'")
     b = sub.add_parser("build", help="build datasets (JSON Lines, one file per dataset) and a manifest")
@@ -53,16 +60,28 @@ def main(argv: list[str] | None = None) -> dict | None:
     b.add_argument("--limit", type=int, default=None, help="at most N rows per dataset (quick builds)")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--enrichment", type=Path, default=None,
-                   help="product types from `python -m training.data.synthetic enrich` (a file or folder): "
+                   help=f"product types from `{PROGS['training.data.synthetic']} enrich` (a file or folder): "
                         "m2_attribute_category then asks about product categories, as dev task2 does")
-    args = parser.parse_args(argv)
+    add_flag(b)
+    return p
+
+
+def main(argv: list[str] | None = None) -> dict | None:
+    """``list`` (None) or ``build`` (its manifest; :func:`exit_status` says the command's status)."""
+    args = parser().parse_args(argv)
     if args.command == "list":
         cmd_list(args.all)
         return None
+    apply_flag(args)
+    need_folder(args.sources, "--sources", "the folder that holds one subfolder per source",
+                hint="esci/, amazon_m2/, mmlu/, ...: training/data/sources.py; the repo's fixtures: tests/data/sources")
     registry = load_builders(extra=True)
+    unknown = [n for n in args.only or () if n not in registry]
+    if unknown:
+        raise UnknownName(f"--only {' '.join(unknown)}: no such dataset; `{PROG} list --all` shows them")
     wanted = sizes(args.blend) if args.blend else {n: c.size for n, c in registry.items() if c.seed_set}
     if args.only:
-        wanted = {n: wanted.get(n, registry[n].size if n in registry else 0) for n in args.only}
+        wanted = {n: wanted.get(n, registry[n].size) for n in args.only}
     if args.limit:
         wanted = {n: min(v, args.limit) for n, v in wanted.items()}
     finish = (lambda folder: write_blend(args.blend, folder, seed=args.seed)) if args.blend else None
@@ -77,15 +96,19 @@ def main(argv: list[str] | None = None) -> dict | None:
     return manifest
 
 
+def exit_status(result: dict | None) -> int:
+    """The command's exit status for what :func:`main` returned: 3 when the build lost something, else 0."""
+    return EXIT_LOST if result is not None and not result["complete"] else 0
+
+
 def run(argv: list[str] | None = None) -> int:
-    """``main`` as a command: its exit status (module docstring)."""
+    """``main`` as a command: its exit status (module docstring); a SetupError is one line and 2."""
     try:
-        manifest = main(argv)
-    except FileExistsError as err:  # a --out that is not empty
-        print(f"python -m training.data: error: {err}", file=sys.stderr)
+        return exit_status(main(argv))
+    except SetupError as err:  # a --out that is not empty, a --sources that does not exist, ...
+        print(f"{PROG}: error: {one_line(err)}", file=sys.stderr)
         return EXIT_REFUSED
-    return EXIT_LOST if manifest is not None and not manifest["complete"] else 0
 
 
 if __name__ == "__main__":
-    sys.exit(run())
+    sys.exit(run_command(run, prog=PROG))

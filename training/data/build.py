@@ -29,18 +29,19 @@ import os
 import random
 import re
 import shutil
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from tqdm.auto import tqdm
-
+from training.cli import PROGS, MissingInput, OutputExists, UnknownName
 from training.data.enrichment import product_types
 from training.data.readers.files import PASS_THROUGH, describe
 from training.data.registry import Builder, Question, Skip, load_builders
 from training.data.rows import check, to_row
 from training.data.sources import ReadStats, SourceData
+from utilities.progress import bar, enabled, say
 
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 controls but \t \n \r, and DEL
 CONTROL_REMOVED = "control characters removed"
@@ -76,7 +77,7 @@ def checked_rows(builder: Builder, seeds: list, lookup, rng: random.Random, want
                  report: DatasetReport, progress: bool) -> Iterator[dict]:
     """The rows of ``builder``'s seeds that pass the checks, until ``wanted``; skips counted in ``report``."""
     made = 0
-    for s in tqdm(seeds, desc=builder.name, unit="q", disable=not progress, leave=False):
+    for s in bar(seeds, desc=builder.name, unit="q", disable=not (progress and enabled()), leave=False):
         if made == wanted:
             return
         try:
@@ -125,12 +126,13 @@ def _holds_files(folder: Path) -> bool:
 
 
 def refuse_output(out_dir: Path, overwrite: bool) -> None:
-    """FileExistsError for an ``out_dir`` that is a file, or a folder that is not empty without ``overwrite``."""
+    """:class:`OutputExists` (a FileExistsError) for an ``out_dir`` that is a file, or a folder that is
+    not empty without ``overwrite``."""
     if out_dir.exists() and not out_dir.is_dir():
-        raise FileExistsError(f"--out {out_dir} is a file, not a folder")
+        raise OutputExists(f"--out {out_dir}: a file, not a folder; choose a folder")
     if _holds_files(out_dir) and not overwrite:
-        raise FileExistsError(f"--out {out_dir} is not empty (an earlier build?): pass --overwrite to replace "
-                              "it, or choose another folder")
+        raise OutputExists(f"--out {out_dir}: not empty (an earlier build?); pass --overwrite to replace "
+                           "it, or choose another folder")
 
 
 def staging_folder(out_dir: Path) -> Path:
@@ -179,23 +181,26 @@ def build(sources_dir: Path, out_dir: Path, names: list[str] | None = None, size
           finish: Callable[[Path], object] | None = None) -> dict:
     """Build the named datasets (default: all) at ``sizes`` (default: their seed sizes) into ``out_dir``.
 
-    ``enrichment``: a file (or folder) written by ``python -m training.data.synthetic enrich``; its
-    product types reach the builders of each source (``Builder.product_types``).
+    ``enrichment``: a file (or folder) written by ``shopbench synthetic enrich``; its product types
+    reach the builders of each source (``Builder.product_types``).
 
     The files are written into a fresh folder beside ``out_dir`` and renamed to ``out_dir`` when all
     are written (``finish(folder)`` runs just before, e.g. to write a blend there): ``out_dir`` must
-    not exist or be empty, unless ``overwrite``, when it is replaced (FileExistsError otherwise).
+    not exist or be empty, unless ``overwrite``, when it is replaced (:class:`OutputExists`, a
+    FileExistsError, otherwise). ``progress``: a line per dataset on stderr, and a bar per dataset
+    where ``utilities.progress.enabled()`` (a terminal, or --progress).
     A crash leaves ``out_dir`` as it was. Returns the manifest; ``manifest["complete"]`` is False
     when a file, a source or a dataset was lost (``manifest["lost"]``, the datasets' ``error``)."""
     registry = load_builders(extra=True)
     if enrichment:
         if not Path(enrichment).exists():
-            raise FileNotFoundError(f"enrichment {enrichment} does not exist (write it with "
-                                    "`python -m training.data.synthetic enrich ...`)")
+            raise MissingInput(f"--enrichment {enrichment}: does not exist; write it with "
+                               f"`{PROGS['training.data.synthetic']} enrich ...`, or leave --enrichment out")
     names = [n for n, c in registry.items() if c.seed_set] if not names else names  # default: the 38 seed datasets
     unknown = [n for n in names if n not in registry]
     if unknown:
-        raise KeyError(f"unknown datasets {unknown}; `python -m training.data list` shows them")
+        raise UnknownName(f"--only {' '.join(unknown)}: no such dataset; `{PROGS['training.data']} list --all` "
+                          "shows them")
     out_dir = Path(out_dir)
     refuse_output(out_dir, overwrite)
     staging = staging_folder(out_dir)
@@ -220,6 +225,15 @@ def _build_into(out_dir: Path, sources_dir: Path, names: list[str], sizes: dict[
         by_source[registry[name].source].append(registry[name])
     reports: dict[str, DatasetReport] = {}
     source_stats: dict[str, ReadStats] = {}
+    said = []
+
+    def tell(report: DatasetReport, started: float | None = None) -> None:  # one plain line per dataset
+        said.append(report.name)
+        if progress:
+            took = f" in {time.time() - started:.1f} s" if started is not None else ""
+            why = f" ({report.error or report.note})" if report.error or report.note else ""
+            say(f"dataset {len(said)}/{len(names)} {report.name}: {report.rows} rows{took}{why}")
+
     for source, classes in by_source.items():
         try:
             data = open_source(source, sources_dir, seed)
@@ -231,11 +245,13 @@ def _build_into(out_dir: Path, sources_dir: Path, names: list[str], sizes: dict[
             for cls in classes:
                 reports[cls.name] = DatasetReport(cls.name, source, cls.task_type, 0,
                                                   note=f"no input: the source {source} could not be read")
+                tell(reports[cls.name])
             continue
         if data is None:
             for cls in classes:
                 reports[cls.name] = DatasetReport(cls.name, source, cls.task_type, 0,
                                                   note=f"no input: {sources_dir / source} does not exist")
+                tell(reports[cls.name])
             continue
         source_stats[source] = data.stats
         planned = []
@@ -257,6 +273,7 @@ def _build_into(out_dir: Path, sources_dir: Path, names: list[str], sizes: dict[
                 raise
             except Exception as err:  # noqa: BLE001 - a builder's failure costs its dataset
                 report.error = describe(err)
+                tell(report)
                 continue
             planned.append((builder, rng, seeds, wanted, keys))
         keys = set().union(*(k for *_, k in planned))
@@ -269,6 +286,7 @@ def _build_into(out_dir: Path, sources_dir: Path, names: list[str], sizes: dict[
             lookup = {}
         for builder, rng, seeds, wanted, _ in planned:
             report = reports[builder.name]
+            started = time.time()
             rows = checked_rows(builder, seeds, lookup, rng, wanted, report, progress)
             path = out_dir / f"{builder.name}.jsonl"
             try:
@@ -280,9 +298,11 @@ def _build_into(out_dir: Path, sources_dir: Path, names: list[str], sizes: dict[
                 report.skipped.clear()
                 report.altered.clear()
                 path.unlink(missing_ok=True)
+                tell(report, started)
                 continue
             if report.rows < wanted and len(seeds) < wanted + spare_seeds(wanted) and not report.note:
                 report.note = f"the input holds {len(seeds)} seeds for {wanted} wanted"
+            tell(report, started)
     lost = [record for stats in source_stats.values() for record in stats.lost]
     datasets = [reports[n].as_dict() for n in names]
     return {

@@ -1,4 +1,4 @@
-"""Enrichment records: what ``python -m training.data.synthetic enrich`` writes per product (product
+"""Enrichment records: what ``shopbench synthetic enrich`` writes per product (product
 type, category, entities found in its text) and how a build reads them back (:func:`load_enrichment`,
 :func:`product_types` for ``build --enrichment``). Both ``training.data.build`` and
 ``training.data.synthetic`` import this module; it imports neither.

@@ -8,7 +8,7 @@ project's data format (``utilities.suites.from_ecguide``), the validation suite'
 These are ``seed_set=False`` datasets (``registry.EXTRA_DATASETS``): not among the winners' 38, so a
 build without ``--only``/``--blend`` and a blend's ``"*"`` leave them out; ``--only NAME`` or a blend
 that names them brings them in. Sizes: the usable rows of the visible part of EC-Guide (22,678
-published rows in 14 files) less the held-out ones, as ``python -m utilities.suites make-ecguide``
+published rows in 14 files) less the held-out ones, as ``.venv/bin/python -m utilities.suites make-ecguide``
 counts them (usable - 150 held out per (subtask, metric) stratum - other answers of a held-out prompt).
 
 The prompt is EC-Guide's own, word for word (after the reader's documented conversions); the answer

@@ -45,7 +45,7 @@ def shipped_prompts(path: Path | None = VALIDATION_FILE) -> set[str]:
                 prompts.add(json.loads(line)["input_field"])
             except (ValueError, KeyError, TypeError):
                 raise ValueError(f"{path}:{number}: not a validation row; rows in the validation suite could "
-                                 "not be held out (rewrite it with `python -m utilities.suites make-ecguide`)") from None
+                                 "not be held out (rewrite it with `.venv/bin/python -m utilities.suites make-ecguide`)") from None
     return prompts
 
 

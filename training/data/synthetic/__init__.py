@@ -1,10 +1,13 @@
 """Synthetic training data made by an LLM through the project's own engines (the slides' three methods).
 
-    python -m training.data.synthetic enrich     --model DIR --sources DIR --out DIR [--source NAME ...]
-    python -m training.data.synthetic reword     --model DIR --out DIR [--dataset NAME ...] [--n 3]
-    python -m training.data.synthetic build-task --model DIR --sources DIR --out DIR [--dataset NAME ...]
+    shopbench synthetic enrich     --model DIR --sources DIR --out DIR [--source NAME ...]
+    shopbench synthetic reword     --model DIR --out DIR [--dataset NAME ...] [--n 3]
+    shopbench synthetic build-task --model DIR --sources DIR --out DIR [--dataset NAME ...]
         common: [--engine transformers|vllm] [--limit N] [--batch-size N] [--max-new-tokens N]
-                [--cache FILE] [--model-id ID] [--seed S] [--no-progress]
+                [--cache FILE] [--model-id ID] [--seed S] [--no-progress | --progress]
+
+The transformers engine runs in the core environment (``make eval``); ``--engine vllm`` needs vLLM
+(``make vllm`` on a CPU, requirements.txt on GPUs), checked before anything is read.
 
 The three methods (docs/reference.md section 5), each a preparer of requests from seed data, a module-level
 prompt template, and a strict parser of the LLM's answer:
@@ -23,7 +26,7 @@ prompt template, and a strict parser of the LLM's answer:
    Amazon Reviews 2023 metadata) the LLM names the product type, a broad category and the entities
    (brand, color, material, ...) the title and description mention; values not found in the
    product's text are dropped. :func:`load_enrichment` gives builders a lookup by the source's own
-   key (``(locale, id)`` or ``parent_asin``); ``training.data build --enrichment FILE`` hands the
+   key (``(locale, id)`` or ``parent_asin``); ``shopbench data build --enrichment FILE`` hands the
    product types to the builders (``m2_attribute_category`` then asks about product categories).
 3. **re-word instructions** (:func:`run_reword`, :data:`REWORD_PROMPT`): per instruction template of
    a registered builder, N paraphrases that keep every ``{field}`` exactly once; accepted ones
@@ -38,7 +41,8 @@ request given as plain prompt text instead gets the ShopBench "generation" syste
 exactly like every other training row.
 
 The job (:class:`SyntheticJob`): requests run through an engine (``generate(prompt_ids, specs)``,
-greedy) in fixed slices of ``batch_size`` of the request list, with a tqdm bar; each finished batch
+greedy) in fixed slices of ``batch_size`` of the request list, with a bar on a terminal (or with
+``--progress``) and a plain line per method off one; each finished batch
 is appended to the cache (flush + fsync) before the next starts. The cache is JSON Lines, one
 record per request::
 

@@ -1,7 +1,7 @@
-"""``python -m training.data.synthetic ...``: the command line (:func:`training.data.synthetic.cli.main`)."""
-import sys
-
-from training.data.synthetic.cli import main
+"""``shopbench synthetic ...`` (or ``.venv/bin/python -m training.data.synthetic``): the command line
+(:func:`training.data.synthetic.cli.main`)."""
+from training.data.synthetic.cli import PROG, main
+from utilities.errors import run_command
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run_command(main, prog=PROG)

@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from tqdm.auto import tqdm
-
 from training.data.synthetic.cache import _CacheWriter, _canonical
 from training.data.synthetic.prompts import TEACHER_SYSTEM_PROMPT
 from utilities.decoding import DecodeSpec
+from utilities.progress import bar, enabled, say
 from utilities.special_tokens import encode_chat
 
 
@@ -180,14 +179,17 @@ class SyntheticJob:
             report.corrupt_lines = writer.state.corrupt_lines
             report.duplicate_lines = writer.state.duplicate_lines
             report.cached = sum(1 for k in unique if k in records)
-            with tqdm(total=len(unique), initial=report.cached, desc=self.method, unit="req",
-                      disable=not self.progress or report.cached == len(unique), leave=False) as bar:
+            if self.progress:  # one plain line per job; the bar below only on a terminal (or --progress)
+                say(f"{self.method}: {len(unique)} requests, {report.cached} cached, "
+                    f"{len(unique) - report.cached} to generate")
+            with bar(total=len(unique), initial=report.cached, desc=self.method, unit="req", leave=False,
+                     disable=not (self.progress and enabled()) or report.cached == len(unique)) as progress:
                 # fixed slices of the request list: a resumed job decodes the same batches
                 for start in range(0, len(unique), self.batch_size):
                     pending = [k for k in unique[start:start + self.batch_size] if k not in records]
                     if pending:
                         report.too_long += self._batch(pending, first, records, writer, report)
-                        bar.update(len(pending))
+                        progress.update(len(pending))
         finally:
             writer.close()
         outputs = [records[k]["output"] if k in records else None for k in keys]
