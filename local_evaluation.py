@@ -261,17 +261,22 @@ def check_row(row, text: str | None = None) -> tuple[dict, list[str]]:
         truth, conversions = check_truth(metric, row["output_field"])
     except TruthError as err:
         raise _RowProblem(f"output_field: {err}") from None
+    _check_text(row, text)
+    checked = {sys.intern(k): v for k, v in row.items()}  # one copy of each key and repeated value per run
+    for name in _SHARED_FIELDS:
+        checked[name] = sys.intern(checked[name])
+    checked["output_field"] = truth
+    return checked, conversions
+
+
+def _check_text(row, text: str | None) -> None:
+    """_RowProblem where a string of the row (its line ``text``, when given) holds a lone surrogate."""
     try:
         valid = not (text is None or _SURROGATE_ESCAPE.search(text)) or _valid_unicode(row)
     except RecursionError:
         raise _RowProblem("nested too deeply") from None
     if not valid:
         raise _RowProblem("a string holds a lone surrogate (a \\ud800-\\udfff escape), which is not text")
-    checked = {sys.intern(k): v for k, v in row.items()}  # one copy of each key and repeated value per run
-    for name in _SHARED_FIELDS:
-        checked[name] = sys.intern(checked[name])
-    checked["output_field"] = truth
-    return checked, conversions
 
 
 ANSWER_FIELDS = ("input_field", "is_multiple_choice")  # what answering a question needs
@@ -312,12 +317,7 @@ def check_answer_row(row, text: str | None = None) -> tuple[dict, list[str]]:
             track_of(track)
         except KeyError as err:
             raise _RowProblem(err.args[0]) from None
-    try:
-        valid = not (text is None or _SURROGATE_ESCAPE.search(text)) or _valid_unicode(row)
-    except RecursionError:
-        raise _RowProblem("nested too deeply") from None
-    if not valid:
-        raise _RowProblem("a string holds a lone surrogate (a \\ud800-\\udfff escape), which is not text")
+    _check_text(row, text)
     checked = {sys.intern(k): v for k, v in row.items()}
     checked["task_name"] = sys.intern(task_name or "")
     checked["track"] = sys.intern(track or "")
