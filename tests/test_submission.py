@@ -434,7 +434,7 @@ def test_help_names_the_flags_and_shows_examples(capsys):
         main(["--help"])
     out = capsys.readouterr().out
     for text in ("--no-model-check", "--model-dir", "--no-checkpoint-check", "--dry-run", "--questions",
-                 "python -m tools.submission --track", "MAX_PLAIN_BLOB"):
+                 "shopbench submit --track", "MAX_PLAIN_BLOB"):
         assert text in out
 
 
