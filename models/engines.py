@@ -39,6 +39,7 @@ from typing import Protocol, Sequence
 
 from models.settings import (CHECKPOINT_ENV, ENGINE_ENV, KV_CACHE_ENV, VLLM_KV_ENV, EngineSettings,
                              configured_checkpoint, value_text)
+from utilities import progress
 from utilities.decoding import DecodeSpec, TokenTable
 from utilities.errors import SetupError, one_line, require
 
@@ -510,6 +511,7 @@ class VLLMEngine:
                 distributed_executor_backend=s.distributed_executor_backend,
                 seed=s.seed,
                 enable_prefix_caching=s.enable_prefix_caching,
+                use_tqdm_on_load=progress.enabled(),  # its loading bar follows ours: off in a log
             )
         except Exception as err:
             problem = vllm_setup_error(err, s, self.model_dir)
