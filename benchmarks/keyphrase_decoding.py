@@ -13,7 +13,7 @@ and reports the paired difference (NER - generation) per task with a 95 % bootst
     shopbench bench keyphrase --model DIR --per-task 150
     shopbench bench keyphrase --record                 # and update the figures kept in git
 
-(``python -m benchmarks.keyphrase_decoding`` takes the same options.) The report goes to a new run
+(``.venv/bin/python -m benchmarks.keyphrase_decoding`` takes the same options.) The report goes to a new run
 folder, ``runs/<time>-bench-keyphrase/report.md`` (``runs/latest-bench-keyphrase`` points at the newest);
 nothing tracked by git changes. ``--record`` also writes the tracked
 ``benchmarks/keyphrase_decoding_latest.md``, and is refused for a run of fewer rows than it records

@@ -21,7 +21,7 @@ not a test: nothing fails when a goal is missed, the summary says so.
     shopbench bench --quick                  # fewer repetitions, 2,000 answers for (d): about 40 s
     shopbench bench --record                 # all five, and the figures kept in git updated
 
-(``python -m benchmarks.run`` takes the same options.) What it prints, with the date and the machine,
+(``.venv/bin/python -m benchmarks.run`` takes the same options.) What it prints, with the date and the machine,
 is written to a new run folder, ``runs/<time>-bench-speed/report.md``, and ``runs/latest-bench-speed``
 points at the newest; nothing tracked by git changes. ``--record`` also writes the tracked
 ``benchmarks/latest.md`` (the figures the README quotes), and only for a full run: with ``--quick`` or

@@ -49,7 +49,7 @@ Two parts:
     shopbench bench training-data --keep           # keep the built datasets (.cache/bench/built-<scale>/)
     shopbench bench training-data --record         # and update the figures kept in git
 
-(``python -m benchmarks.training_data`` takes the same options.) The Markdown summary is printed and
+(``.venv/bin/python -m benchmarks.training_data`` takes the same options.) The Markdown summary is printed and
 written to a new run folder, ``runs/<time>-bench-training-data/report.md``
 (``runs/latest-bench-training-data`` points at the newest); nothing tracked by git changes. The
 generated inputs (3.2 GB at scale 1) and the built datasets stay in ``.cache/bench/``. ``--record``

@@ -9,7 +9,7 @@ with a ``manifest.json``), converted by one process while any other that asks at
 waits. It is a real instruct model with its own chat template; it answers near chance, which is
 what a 135M model does on ShopBench.
 
-    python -m models.default_model            # convert (once) and print the folder
+    .venv/bin/python -m models.default_model          # convert (once) and print the folder
 """
 from __future__ import annotations
 
