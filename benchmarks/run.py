@@ -58,6 +58,7 @@ from benchmarks.common import (Report, add_record_flag, apply_progress, check_re
                                load_average, stage, write_report)
 from utilities import progress  # noqa: E402
 from utilities.grader import DEV_FILE, MAX_BATCH_SIZE, grader_batches, is_multiple_choice  # noqa: E402
+from utilities.special_tokens import encode_chat, encode_plain  # noqa: E402
 
 BENCH_DIR = REPO / ".cache" / "bench"  # the tiny model is built in a temporary folder here
 LATEST = Path(__file__).resolve().parent / "latest.md"  # tracked: written only with --record
@@ -290,8 +291,8 @@ def bench_a(b: Bench, out: Report) -> dict:
                   for t in ROUTING_ORDER]
         text = prompting.render(tok, prompt, r.task_type)
         calls += [lambda p=prompt, tt=r.task_type: prompting.render(tok, p, tt),
-                  lambda x=text: prompting._encode(tok, x),
-                  lambda p=prompt: prompting._encode(tok, p)]
+                  lambda p=prompt, tt=r.task_type, x=text: encode_chat(tok, prompting.messages(p, tt), True, x),
+                  lambda p=prompt: encode_plain(tok, p)]
         for k, call in enumerate(calls):
             if call is None:
                 continue

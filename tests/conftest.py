@@ -124,6 +124,10 @@ SLOW_TESTS: dict[str, str] = {
     "tests/test_average_wiseft.py::test_wise_ft_alpha_1_gives_the_merged_fine_tunes_logits": "1.8 s: merges real weights",
     "tests/test_average_wiseft.py::test_wise_ft_alpha_half_gives_the_midpoint_of_the_weights": "2.5 s: merges real weights",
     "tests/test_average_wiseft.py::test_wise_ft_equals_peft_rescale_adapter_scale": "2 x 0.8 s: merges real weights",
+    "tests/test_benchmarks_output.py::test_every_part_of_the_speed_benchmark_runs_in_its_quick_form":
+        "83 s: all five speed benchmarks in their quick form",
+    "tests/test_training_cli.py::test_a_track_on_a_machine_without_cuda_stops_before_the_first_stage_with_one_line":
+        "7.3 s when first to import transformers and peft (1 s otherwise)",
 }
 SLOW_FILES = {entry for entry in SLOW_TESTS if "::" not in entry}
 SLOW_FIXTURES: dict[str, dict[str, str]] = {}  # file -> {fixture name: its entry}

@@ -168,3 +168,16 @@ def test_gpu_check_record_writes_the_tracked_file_and_a_cpu_run_keeps_a_gpu_reco
         gpu.main(["--device", "cpu", "--out", str(out), "--record"])
     assert "holds a run on a GPU, which a --device cpu run does not replace" in capsys.readouterr().err
     assert tracked.read_text() == "# GPU check (NVIDIA H100 80GB HBM3)\n"
+
+
+def test_every_part_of_the_speed_benchmark_runs_in_its_quick_form(runs):
+    """All five parts of `shopbench bench --quick`, for real (a renamed helper once broke part (a)
+    unnoticed): each writes its section and its summary row, and no tracked file changes."""
+    before = snapshot()
+    res = bench_run.main(["--quick"])
+    assert set(res) == {"a", "b", "c", "d", "e"}
+    assert snapshot() == before
+    text = (runs / "latest-bench-speed" / "report.md").read_text()
+    for part in ("(a)", "(b)", "(c)", "(d)", "(e)"):
+        assert f"| {part} " in text, part
+    assert "### inside route and fit_prompt" in text
