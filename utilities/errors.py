@@ -54,9 +54,9 @@ def require(module: str, purpose: str) -> ModuleType:
 
 
 def one_line(err: BaseException) -> str:
-    """The error's message on one line (a multi-line message is joined with '; ')."""
-    text = " ".join(str(err).split("\n")).strip() or type(err).__name__
-    return " ".join(text.split())
+    """The error's message on one line: every run of whitespace, line breaks included, becomes one space
+    (an empty message: the error's type)."""
+    return " ".join(str(err).split()) or type(err).__name__
 
 
 def run_command(main: Callable, argv: list[str] | None = None, prog: str | None = None):
