@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Protocol, Sequence
 
 from models.settings import (CHECKPOINT_ENV, ENGINE_ENV, KV_CACHE_ENV, VLLM_KV_ENV, EngineSettings,
-                             configured_checkpoint, value_text)
+                             configured_checkpoint, cuda_available, value_text)
 from utilities import progress
 from utilities.decoding import DecodeSpec, TokenTable
 from utilities.errors import SetupError, one_line, require
@@ -611,12 +611,6 @@ class VLLMEngine:
 # ---- which engine, on which model: what the environment asks for ------------------------------
 
 ENGINES = ("vllm", "transformers")
-
-
-def cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 def engine_name(requested: str | None = None) -> str:

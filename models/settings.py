@@ -127,8 +127,9 @@ def value_text(value) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def cuda_present() -> bool:
-    """Whether torch sees CUDA: which block of defaults :meth:`EngineSettings.from_env` starts from."""
+def cuda_available() -> bool:
+    """Whether torch sees CUDA: which block of defaults :meth:`EngineSettings.from_env` starts from, and
+    (``models.engines``) which engine and model are the defaults."""
     import torch
 
     return torch.cuda.is_available()
@@ -256,7 +257,7 @@ class EngineSettings:
         """The defaults of this machine before any variable: the 4 x T4 block (the dataclass defaults)
         where CUDA is present, the CPU block (:func:`cpu_defaults`) where it is not; and why the KV
         cache has its size."""
-        if cuda if cuda is not None else cuda_present():
+        if cuda if cuda is not None else cuda_available():
             return {}, ""
         return cpu_defaults()
 

@@ -153,9 +153,9 @@ def test_vllm_on_a_cpu_keeps_its_engine_core_in_this_process_unless_told_otherwi
 def test_without_a_cuda_argument_the_defaults_follow_what_torch_sees(no_engine_variables):
     from models import settings
 
-    no_engine_variables.setattr(settings, "cuda_present", lambda: False)
+    no_engine_variables.setattr(settings, "cuda_available", lambda: False)
     assert settings.EngineSettings.from_env().tensor_parallel_size == 1
-    no_engine_variables.setattr(settings, "cuda_present", lambda: True)
+    no_engine_variables.setattr(settings, "cuda_available", lambda: True)
     assert settings.EngineSettings.from_env().tensor_parallel_size == 4
 
 
