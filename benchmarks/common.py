@@ -127,10 +127,3 @@ def stage(message: str) -> None:
 
     if not progress.enabled():
         progress.say(message)
-
-
-def apply_progress(args) -> None:
-    """``--progress``, and the libraries' bars following ours (:func:`utilities.progress.apply_flag`)."""
-    from utilities import progress
-
-    progress.apply_flag(args)

@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.common import Report, apply_progress, cpu_model, load_average, stage, write_report  # noqa: E402
+from benchmarks.common import Report, cpu_model, load_average, stage, write_report  # noqa: E402
 from utilities import progress  # noqa: E402
 
 NAME = "evaluator-memory"  # runs/<time>-bench-evaluator-memory/, runs/latest-bench-evaluator-memory
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> list[list]:
     missing = [str(m) for m in args.module or [] if not m.is_file()]
     if missing:
         parser.error(f"--module: no such file: {', '.join(missing)}")
-    apply_progress(args)
+    progress.apply_flag(args)
     modules = args.module or [REPO / "local_evaluation.py"]
     table = []
     with tempfile.TemporaryDirectory() as tmp:

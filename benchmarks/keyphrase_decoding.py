@@ -37,7 +37,7 @@ if str(REPO) not in sys.path:
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from benchmarks.common import (Report, add_record_flag, apply_progress, check_record, cpu_model,  # noqa: E402
+from benchmarks.common import (Report, add_record_flag, check_record, cpu_model,  # noqa: E402
                                load_average, stage, write_report)
 from utilities import progress as progress_bars  # noqa: E402
 
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error("--per-task must be at least 1")
     check_record(parser, args, LATEST,
                  [f"--per-task {args.per_task} < {RECORDED_PER_TASK}"] if args.per_task < RECORDED_PER_TASK else [])
-    apply_progress(args)
+    progress_bars.apply_flag(args)
     from models.engines import TransformersEngine
 
     model_dir = args.model

@@ -54,7 +54,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HOME", str(REPO / ".cache" / "hf"))
 
-from benchmarks.common import (Report, add_record_flag, apply_progress, check_record, cpu_model,  # noqa: E402
+from benchmarks.common import (Report, add_record_flag, check_record, cpu_model,  # noqa: E402
                                load_average, stage, write_report)
 from utilities import progress  # noqa: E402
 from utilities.grader import DEV_FILE, MAX_BATCH_SIZE, grader_batches, is_multiple_choice  # noqa: E402
@@ -839,7 +839,7 @@ def main(argv: list[str] | None = None) -> dict:
     partial = (["--quick"] if args.quick else []) + (
         [f"--only {','.join(k for k in BENCHMARKS if k in only)}"] if set(only) != set(BENCHMARKS) else [])
     check_record(parser, args, LATEST, partial)
-    apply_progress(args)
+    progress.apply_flag(args)
 
     out = Report()
     started = time.perf_counter()

@@ -84,7 +84,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.common import (Report, add_record_flag, apply_progress, check_record, cpu_model, stage,  # noqa: E402
+from benchmarks.common import (Report, add_record_flag, check_record, cpu_model, stage,  # noqa: E402
                                write_report)
 from utilities import progress as progress_bars  # noqa: E402
 
@@ -1614,7 +1614,7 @@ def main(argv: list[str] | None = None) -> dict | None:
         ["--no-breakdown"] if args.no_breakdown else []) + (
         ["--only-generate: no report to record"] if args.only_generate else [])
     check_record(parser, args, LATEST, partial)
-    apply_progress(args)
+    progress_bars.apply_flag(args)
 
     report = Report()
     started = datetime.datetime.now(datetime.timezone.utc)

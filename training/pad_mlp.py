@@ -57,10 +57,10 @@ from pathlib import Path
 from typing import Sequence
 
 from training.cli import PROGS, need_folder, refuse_out
-from utilities.artifacts import progress_bar, step_output, write_manifest
+from utilities.artifacts import step_output, write_manifest
 from utilities.errors import run_command
 from utilities.grader import AWQ_GROUP_SIZE, GPUS
-from utilities.progress import add_flag, apply_flag, enabled
+from utilities.progress import add_flag, apply_flag, bar as progress_bar
 
 PROG = PROGS["training.pad_mlp"]
 
@@ -237,8 +237,7 @@ def pad_folder(src: str | Path, out: str | Path, tp: int = TP, group: int = AWQ_
     real_index = torch.tensor(the_plan.real_positions, dtype=torch.long)
     total_bytes = 0
     with step_output(out, overwrite) as tmp:
-        bar = progress_bar(total=sum(len(v) for v in keys.values()), desc="pad MLP", unit="tensor",
-                           disable=not enabled())
+        bar = progress_bar(total=sum(len(v) for v in keys.values()), desc="pad MLP", unit="tensor")
         for name in files:
             tensors = {}
             with safe_open(src / name, framework="pt") as f:

@@ -11,10 +11,11 @@ import contextlib
 import hashlib
 import json
 import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Iterator, Sequence
+
+from utilities.progress import bar, enabled as progress_enabled
 
 MANIFEST = "manifest.json"
 TOKENIZER_FILES = (  # what a Hugging Face model folder's tokenizer and generation settings live in
@@ -48,8 +49,8 @@ def folder_record(folder: str | Path, path_label: str | Path | None = None,
         files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
     total = sum(p.stat().st_size for p in files)
     hashes = {}
-    progress = progress_bar(total=total, unit="B", unit_scale=True, desc=f"sha256 {folder.name}",
-                         disable=total < 2**30)  # a bar only where hashing takes a while (> 1 GB)
+    progress = bar(total=total, unit="B", unit_scale=True, desc=f"sha256 {folder.name}",  # only where hashing
+                   disable=total < 2**30 or not progress_enabled())  # takes a while (> 1 GB), on a terminal
     for p in files:
         hashes[p.relative_to(folder).as_posix()] = sha256_file(p)
         progress.update(p.stat().st_size)
@@ -152,12 +153,6 @@ def copy_tokenizer_files(src: str | Path, dst: str | Path) -> list[str]:
             shutil.copyfile(Path(src) / name, Path(dst) / name)
             copied.append(name)
     return copied
-
-
-def progress_bar(**kwargs):
-    from tqdm.auto import tqdm
-
-    return tqdm(file=sys.stderr, **kwargs)
 
 
 def checkpoint_steps(run_dir: str | Path) -> dict[int, Path]:
