@@ -42,8 +42,8 @@ import time
 import warnings
 from pathlib import Path
 
-from training.cli import PROGS, need_folder, refuse_out
-from utilities.artifacts import ADAPTER_FILES, step_output, write_manifest
+from training.cli import PROGS, need_folder
+from utilities.artifacts import ADAPTER_FILES, refuse_existing, step_output, write_manifest
 from utilities.errors import run_command
 
 PROG = PROGS["training.average_adapters"]
@@ -260,7 +260,7 @@ def main(argv: list[str] | None = None) -> Path:
     for adapter in args.adapters:
         need_folder(adapter, "ADAPTER_DIR", "a PEFT LoRA adapter folder", holds=ADAPTER_FILES,
                     hint="fine-tuning's output_dir or one of its checkpoint-N folders")
-    refuse_out(args.out, args.overwrite)
+    refuse_existing(args.out, args.overwrite)
     return average_adapters(args.adapters, args.out, args.weights, overwrite=args.overwrite)
 
 

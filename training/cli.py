@@ -3,11 +3,12 @@
 Every command of this package runs as ``shopbench <name> ...`` (the front door, ``shopbench/cli.py``)
 or as ``.venv/bin/python -m <module>``; :data:`PROGS` is the name each shows in its usage and error lines.
 
-A mistake found after parsing (a folder that does not exist, an ``--out`` that does without
-``--overwrite``, an unknown name) is a :class:`~utilities.errors.SetupError`: one line naming the
-flag, what was found and what to do, printed by :func:`~utilities.errors.run_command` with exit
-status 2. The classes below are SetupErrors that are also the built-in error a Python caller
-would catch (``FileExistsError``, ``FileNotFoundError``, ``KeyError``).
+A mistake found after parsing (a folder that does not exist, an unknown name; an ``--out`` that
+exists without ``--overwrite``: ``utilities.artifacts.refuse_existing``) is a
+:class:`~utilities.errors.SetupError`: one line naming the flag, what was found and what to do,
+printed by :func:`~utilities.errors.run_command` with exit status 2. The classes below are
+SetupErrors that are also the built-in error a Python caller would catch (``FileNotFoundError``,
+``KeyError``).
 
 :func:`quiet_library_bars`: off a terminal (``utilities.progress.enabled()`` is False) the bars of
 transformers and huggingface_hub are switched off for a block, so that a log gets no ``0%|`` lines.
@@ -34,10 +35,6 @@ PROGS = {  # module -> how its command is run
 }
 
 
-class OutputExists(SetupError, FileExistsError):
-    """An output that exists (or is not empty) and may not be replaced without ``--overwrite``."""
-
-
 class MissingInput(SetupError, FileNotFoundError):
     """An input file or folder that does not exist, or is not what the step reads."""
 
@@ -47,12 +44,6 @@ class UnknownName(SetupError, KeyError):
 
     def __str__(self) -> str:  # KeyError's own str() quotes the message
         return str(self.args[0]) if self.args else ""
-
-
-def refuse_out(out: str | Path, overwrite: bool, flag: str = "--out") -> None:
-    """:class:`OutputExists` when ``out`` exists and ``overwrite`` is not set."""
-    if Path(out).exists() and not overwrite:
-        raise OutputExists(f"{flag} {out}: exists; pass --overwrite to replace it, or choose another folder")
 
 
 def need_folder(path: str | Path, flag: str, what: str, holds: tuple[str, ...] = (), hint: str = "") -> Path:

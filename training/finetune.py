@@ -70,8 +70,8 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import yaml
 
-from training.cli import PROGS, need_file, quiet_library_bars, refuse_out
-from utilities.artifacts import checkpoint_steps, folder_record, partial_path, step_output, write_manifest
+from training.cli import PROGS, need_file, quiet_library_bars
+from utilities.artifacts import checkpoint_steps, folder_record, partial_path, refuse_existing, step_output, write_manifest
 from utilities.errors import SetupError, run_command
 from utilities.progress import add_flag, apply_flag, bar, enabled
 from utilities.special_tokens import content_spans, encode_spans, holds_special
@@ -868,7 +868,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     partial = partial_path(out)
     local_rank, world = _world()
     is_main = local_rank == 0 and int(os.environ.get("RANK", 0)) == 0
-    refuse_out(out, args.overwrite, "output_dir")  # every process, before anything heavy: a finished run stays
+    refuse_existing(out, args.overwrite, "output_dir")  # every process, before anything heavy: a finished run stays
     resume = cfg["resume_from_checkpoint"] or (True if cfg["auto_resume_from_checkpoints"] else None)
     progress = not args.quiet and enabled()  # bars: a terminal (or --progress), and not --quiet
     with quiet_library_bars(quiet=not progress):  # transformers' own bars (loading the weights), put back after

@@ -33,8 +33,8 @@ import json
 import time
 from pathlib import Path
 
-from training.cli import PROGS, MissingInput, need_folder, quiet_library_bars, refuse_out
-from utilities.artifacts import ADAPTER_FILES, copy_tokenizer_files, model_folder, step_output, write_manifest
+from training.cli import PROGS, MissingInput, need_folder, quiet_library_bars
+from utilities.artifacts import ADAPTER_FILES, copy_tokenizer_files, model_folder, refuse_existing, step_output, write_manifest
 from utilities.errors import run_command
 from utilities.progress import add_flag, apply_flag, enabled
 
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> Path:
         model_folder(args.base)
     except FileNotFoundError as err:  # not a model folder, or a hub id that is not in the local cache
         raise MissingInput(f"--base {args.base}: {err}") from err
-    refuse_out(args.out, args.overwrite)
+    refuse_existing(args.out, args.overwrite)
     with quiet_library_bars():
         return merge_adapter(args.base, args.adapter, args.out, dtype=args.dtype, device_map=args.device_map,
                              max_shard_size=args.max_shard_size, overwrite=args.overwrite)

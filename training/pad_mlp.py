@@ -56,8 +56,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from training.cli import PROGS, need_folder, refuse_out
-from utilities.artifacts import step_output, write_manifest
+from training.cli import PROGS, need_folder
+from utilities.artifacts import refuse_existing, step_output, write_manifest
 from utilities.errors import run_command
 from utilities.grader import AWQ_GROUP_SIZE, GPUS
 from utilities.progress import add_flag, apply_flag, bar as progress_bar
@@ -336,7 +336,7 @@ def main(argv: list[str] | None = None):
         return report
     if args.out is None:
         parser.error("--out is required (or pass --report)")
-    refuse_out(args.out, args.overwrite)
+    refuse_existing(args.out, args.overwrite)
     return pad_folder(args.model, args.out, args.tp, args.group_size, overwrite=args.overwrite)
 
 

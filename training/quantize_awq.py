@@ -45,8 +45,8 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from models.settings import EngineSettings
-from training.cli import PROGS, quiet_library_bars, refuse_out
-from utilities.artifacts import step_output, write_manifest
+from training.cli import PROGS, quiet_library_bars
+from utilities.artifacts import refuse_existing, step_output, write_manifest
 from utilities.errors import SetupError, require, run_command
 from utilities.grader import AWQ_GROUP_SIZE, DEV_FILE
 from utilities.progress import add_flag, apply_flag, enabled
@@ -510,7 +510,7 @@ def main(argv: list[str] | None = None) -> Path:
     args = parser.parse_args(argv)
     apply_flag(args)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    refuse_out(args.out, args.overwrite)
+    refuse_existing(args.out, args.overwrite)
     # a QuantizeError, an --out that exists or a missing AutoAWQ: SetupErrors, one line from run_command
     return quantize(args.model_dir, args.out, args.calibration, args.group_size, args.bits,
                     args.max_seq_len, args.samples, args.tensor_parallel_size, args.overwrite)

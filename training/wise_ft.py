@@ -36,8 +36,8 @@ import warnings
 from pathlib import Path
 
 from training.average_adapters import ADAPTER_CONFIG, ADAPTER_WEIGHTS, check_plain_lora
-from training.cli import PROGS, need_folder, refuse_out
-from utilities.artifacts import ADAPTER_FILES, step_output, write_manifest
+from training.cli import PROGS, need_folder
+from utilities.artifacts import ADAPTER_FILES, refuse_existing, step_output, write_manifest
 from utilities.errors import run_command
 
 PROG = PROGS["training.wise_ft"]
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> Path:
     args = parser.parse_args(argv)
     need_folder(args.adapter, "--adapter", "a PEFT LoRA adapter folder", holds=(ADAPTER_CONFIG, ADAPTER_WEIGHTS),
                 hint="fine-tuning's output_dir or one of its checkpoint-N folders")
-    refuse_out(args.out, args.overwrite)
+    refuse_existing(args.out, args.overwrite)
     if args.track is not None:
         alpha, params = track_alpha(args.track, args.round), {"track": args.track, "round": args.round}
     else:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from utilities.errors import SetupError
 from utilities.progress import bar, enabled as progress_enabled
 
 MANIFEST = "manifest.json"
@@ -64,10 +65,18 @@ def partial_path(out: str | Path) -> Path:
     return out.with_name(out.name + ".partial")
 
 
-def refuse_existing(out: str | Path, overwrite: bool = False) -> None:
-    """FileExistsError if ``out`` exists and ``overwrite`` is not set (a finished step is never replaced silently)."""
+class OutputExists(SetupError, FileExistsError):
+    """An output that exists (or is not empty) and may not be replaced without ``--overwrite``: one line
+    naming the flag (a FileExistsError too, for the callers that catch that)."""
+
+
+def refuse_existing(out: str | Path, overwrite: bool = False, flag: str | None = "--out") -> None:
+    """:class:`OutputExists` if ``out`` exists and ``overwrite`` is not set (a finished step is never
+    replaced silently), naming ``flag`` where the path came from one: the commands call it before any
+    work, :func:`step_output` (``flag`` None) again when the step starts writing."""
     if Path(out).exists() and not overwrite:
-        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+        where = f"{flag} {out}" if flag else str(out)
+        raise OutputExists(f"{where}: exists; pass --overwrite to replace it, or choose another folder")
 
 
 @contextlib.contextmanager
@@ -82,7 +91,7 @@ def step_output(out: str | Path, overwrite: bool = False, *, resume: bool = Fals
     unless empty (the checkpoints a later ``resume`` continues from).
     """
     out = Path(out)
-    refuse_existing(out, overwrite)
+    refuse_existing(out, overwrite, flag=None)
     partial = partial_path(out)
     if partial.exists() and not resume:
         shutil.rmtree(partial)

@@ -35,12 +35,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from training.cli import PROGS, MissingInput, OutputExists, UnknownName
+from training.cli import PROGS, MissingInput, UnknownName
 from training.data.enrichment import product_types
 from training.data.readers.files import PASS_THROUGH, describe
 from training.data.registry import Builder, Question, Skip, load_builders
 from training.data.rows import check, to_row
 from training.data.sources import ReadStats, SourceData
+from utilities.artifacts import OutputExists
 from utilities.progress import bar, enabled, say
 
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # C0 controls but \t \n \r, and DEL
