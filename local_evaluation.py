@@ -870,7 +870,8 @@ def model_label() -> list[str]:
     """[model, engine]: short names of what will answer, known before the model loads (for the run
     folder's name): the folder name of SHOPBENCH_MODEL if set, else the default the engine would pick
     (the configured checkpoint where CUDA is present, SmolLM2-135M-Instruct elsewhere), and
-    SHOPBENCH_ENGINE if set, else vllm with CUDA and transformers without (``models.engines.load_engine``)."""
+    SHOPBENCH_ENGINE if set, else vllm with CUDA and transformers without (the defaults of
+    ``models.engines.load_engine``: ``default_model_dir``, ``default_engine``)."""
     from models import engines, settings
 
     folder = os.environ.get(settings.CHECKPOINT_ENV, "").strip()
@@ -881,11 +882,9 @@ def model_label() -> list[str]:
         cuda = False
     if folder:
         name = Path(folder).expanduser().resolve().name
-    elif cuda:
-        name = settings.configured_checkpoint().name
     else:
-        from models.default_model import FOLDER_NAME as name
-    return [name or "model", engine or ("vllm" if cuda else "transformers")]
+        name = engines.default_model_dir(convert=False, cuda=cuda)[0].name
+    return [name or "model", engine or engines.default_engine(cuda)]
 
 
 def run_labels(args, suite: str | None, data: Path, answer_only: bool) -> list[str]:

@@ -110,6 +110,11 @@ def _installed_version() -> str | None:
         return None
 
 
+def default_folder() -> Path:
+    """Where the converted SmolLM2 folder is kept (converted or not yet): the cache's FOLDER_NAME."""
+    return cache_dir() / FOLDER_NAME
+
+
 def ensure_default_model(folder: Path | None = None) -> Path:
     """The converted SmolLM2 folder, converting it first if the cache does not hold it.
 
@@ -118,7 +123,7 @@ def ensure_default_model(folder: Path | None = None) -> Path:
     find it complete. A folder that exists but is incomplete (not written by this code) is replaced."""
     from utilities.artifacts import output_lock
 
-    folder = Path(folder) if folder else cache_dir() / FOLDER_NAME
+    folder = Path(folder) if folder else default_folder()
     if is_complete(folder):
         return folder
     gguf = find_gguf()  # a missing package is an error before anything is written

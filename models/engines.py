@@ -613,12 +613,31 @@ class VLLMEngine:
 ENGINES = ("vllm", "transformers")
 
 
+def default_engine(cuda: bool | None = None) -> str:
+    """The engine when none is asked for: vllm where CUDA is present, transformers elsewhere (``cuda``:
+    whether it is, when the caller knows; None asks torch)."""
+    return "vllm" if (cuda_available() if cuda is None else cuda) else "transformers"
+
+
+def default_model_dir(convert: bool = True, cuda: bool | None = None) -> tuple[Path, str | None]:
+    """The model folder when ``SHOPBENCH_MODEL`` is unset, and how a message names it (None: as a model
+    folder): where CUDA is present (``cuda``; None asks torch), the checkpoint of the track
+    aicrowd.json names; elsewhere the SmolLM2 CPU model, converted once (``convert=False``: its
+    folder, converted or not)."""
+    if cuda_available() if cuda is None else cuda:
+        folder = configured_checkpoint()
+        return folder, f"the configured checkpoint {folder} ({CHECKPOINT_ENV} is unset and CUDA is present)"
+    from models.default_model import default_folder, ensure_default_model
+
+    return (ensure_default_model() if convert else default_folder()), None
+
+
 def engine_name(requested: str | None = None) -> str:
     """Which engine: ``requested``, else ``SHOPBENCH_ENGINE``, else vllm where CUDA is present and
     transformers elsewhere (an empty SHOPBENCH_ENGINE counts as unset); a name that is neither is an
     :class:`EngineChoiceError`."""
     raw = requested or os.environ.get(ENGINE_ENV) or ""
-    name = raw.strip().lower() or ("vllm" if cuda_available() else "transformers")
+    name = raw.strip().lower() or default_engine()
     if name not in ENGINES:
         who = f"{ENGINE_ENV}={shown(raw)}" if not requested else f"engine {raw!r}"
         raise EngineChoiceError(f"{who}: no such engine; choose one of {', '.join(ENGINES)}, or unset it for the "
@@ -643,13 +662,7 @@ def load_engine(engine: str | None = None, model_dir: str | os.PathLike | None =
             raise CheckpointError(f"{CHECKPOINT_ENV}={folder!r}: blank; set it to a Hugging Face model folder, "
                                   f"or unset it (or set it empty) for the default")
     if not folder:
-        if cuda_available():
-            folder = configured_checkpoint()
-            named = f"the configured checkpoint {folder} ({CHECKPOINT_ENV} is unset and CUDA is present)"
-        else:
-            from models.default_model import ensure_default_model
-
-            folder = ensure_default_model()
+        folder, named = default_model_dir()
     check_checkpoint(folder, named)
     log.info("engine %s on %s", name, folder)
     return VLLMEngine(folder) if name == "vllm" else TransformersEngine(folder)
